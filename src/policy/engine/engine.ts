@@ -1,0 +1,215 @@
+/**
+ * The policy engine for one store: the in-memory tuple index plus the queries OpenFGA defines
+ * (Check, BatchCheck, Expand, ListObjects, ListUsers). Requests are validated against the model
+ * first, with OpenFGA's error codes; evaluation is synchronous.
+ */
+import { TenetError } from "../../errors.js";
+import type { TypeSystem } from "../model/typesystem.js";
+import { parseObject, parseUser, type TupleKey } from "../tuples/tuple.js";
+import { validateTuple } from "../tuples/validate.js";
+import { BoundModel, type BoundRelation } from "./bound-model.js";
+import { expand, type UsersetTreeNode } from "./expand.js";
+import { listObjects } from "./list-objects.js";
+import { listUsers } from "./list-users.js";
+import { ERROR, Resolver, TRUE, type Why } from "./resolver.js";
+import { TupleIndex } from "./tuple-index.js";
+
+/** OpenFGA's limits on one request. */
+export const MAX_CONTEXTUAL_TUPLES = 100;
+export const MAX_BATCH_CHECK = 50;
+export const DEFAULT_LIST_OBJECTS_MAX_RESULTS = 1000;
+export const DEFAULT_LIST_USERS_MAX_RESULTS = 1000;
+const MAX_CONTEXT_BYTES = 64 * 1024;
+
+export interface QueryOptions {
+  contextualTuples?: TupleKey[] | undefined;
+  context?: Record<string, unknown> | undefined;
+}
+
+export interface CheckRequest extends QueryOptions {
+  object: string;
+  relation: string;
+  user: string;
+  /** Return the path of tuples and rewrites that granted access. */
+  explain?: boolean | undefined;
+}
+
+export interface CheckResult {
+  allowed: boolean;
+  why?: Why;
+}
+
+export interface BatchCheckItem extends CheckRequest {
+  correlationId: string;
+}
+
+export type BatchCheckOutcome = { allowed: boolean; error?: undefined } | { allowed?: undefined; error: { code: string; openfgaCode?: number; message: string } };
+
+export interface ListObjectsRequest extends QueryOptions {
+  type: string;
+  relation: string;
+  user: string;
+  maxResults?: number | undefined;
+}
+
+export interface ListUsersRequest extends QueryOptions {
+  object: string;
+  relation: string;
+  /** `type` or `type#relation`; OpenFGA accepts exactly one. */
+  userFilters: Array<{ type: string; relation?: string | undefined }>;
+  maxResults?: number | undefined;
+}
+
+export interface ExpandRequest {
+  object: string;
+  relation: string;
+  contextualTuples?: TupleKey[] | undefined;
+}
+
+type Kind = "check" | "list";
+
+export class Engine {
+  readonly index: TupleIndex;
+  private readonly bound = new WeakMap<TypeSystem, BoundModel>();
+
+  constructor(index: TupleIndex = new TupleIndex()) {
+    this.index = index;
+  }
+
+  /** The model bound to this engine's index (cached per model). */
+  bind(ts: TypeSystem): BoundModel {
+    let b = this.bound.get(ts);
+    if (!b) {
+      b = new BoundModel(ts, this.index);
+      this.bound.set(ts, b);
+    }
+    return b;
+  }
+
+  check(ts: TypeSystem, req: CheckRequest): CheckResult {
+    const model = this.bind(ts);
+    const obj = parseObject(req?.object);
+    const rel = model.relationByName(obj.type, req.relation);
+    if (!ts.hasType(obj.type)) throw new TenetError("validation_error", `type '${obj.type}' is not defined in the model`);
+    if (!rel) throw new TenetError("validation_error", `relation '${obj.type}#${req.relation}' is not defined in the model`);
+    this.validateUser(ts, req.user, "check");
+    const overlay = this.overlay(ts, req.contextualTuples);
+    const resolver = new Resolver(model, this.index, overlay, this.context(req.context), req.explain === true);
+    resolver.setSubject(resolver.subjectFor(req.user));
+    const r = resolver.check(resolver.ent.lookup(req.object), rel);
+    if (r === ERROR && resolver.error) throw resolver.error;
+    const result: CheckResult = { allowed: r === TRUE };
+    if (r === TRUE && resolver.why) result.why = resolver.why;
+    return result;
+  }
+
+  /** Runs each check independently: one item's error does not fail the others. */
+  batchCheck(ts: TypeSystem, items: BatchCheckItem[]): Map<string, BatchCheckOutcome> {
+    if (!Array.isArray(items) || items.length === 0) throw new TenetError("validation_error", "batch check needs at least one check");
+    if (items.length > MAX_BATCH_CHECK) throw new TenetError("validation_error", `batch check accepts at most ${MAX_BATCH_CHECK} checks`);
+    const out = new Map<string, BatchCheckOutcome>();
+    for (const item of items) {
+      if (typeof item?.correlationId !== "string" || item.correlationId === "" || item.correlationId.length > 36) {
+        throw new TenetError("validation_error", "every batch item needs a correlation id of 1 to 36 characters");
+      }
+      if (out.has(item.correlationId)) throw new TenetError("validation_error", `duplicate correlation id '${item.correlationId}'`);
+      try {
+        out.set(item.correlationId, { allowed: this.check(ts, item).allowed });
+      } catch (err) {
+        if (!(err instanceof TenetError)) throw err;
+        const error: { code: string; openfgaCode?: number; message: string } = { code: err.code, message: err.message };
+        if (err.openfgaCode !== undefined) error.openfgaCode = err.openfgaCode;
+        out.set(item.correlationId, { error });
+      }
+    }
+    return out;
+  }
+
+  expand(ts: TypeSystem, req: ExpandRequest): UsersetTreeNode {
+    const model = this.bind(ts);
+    const obj = parseObject(req?.object);
+    if (!ts.hasType(obj.type)) throw new TenetError("type_not_found", `type '${obj.type}' is not defined in the model`);
+    const rel = model.relationByName(obj.type, req.relation);
+    if (!rel) throw new TenetError("relation_not_found", `relation '${obj.type}#${req.relation}' is not defined in the model`);
+    const overlay = this.overlay(ts, req.contextualTuples);
+    const ent = overlay ? overlay.entities : this.index.entities;
+    return expand(model, this.index, overlay, req.object, ent.lookup(req.object), rel);
+  }
+
+  listObjects(ts: TypeSystem, req: ListObjectsRequest): string[] {
+    const model = this.bind(ts);
+    if (typeof req?.type !== "string" || !ts.hasType(req.type)) {
+      throw new TenetError("type_not_found", `type '${String(req?.type)}' is not defined in the model`);
+    }
+    const rel = model.relationByName(req.type, req.relation);
+    if (!rel) throw new TenetError("relation_not_found", `relation '${req.type}#${String(req.relation)}' is not defined in the model`);
+    this.validateUser(ts, req.user, "list");
+    const overlay = this.overlay(ts, req.contextualTuples);
+    const resolver = new Resolver(model, this.index, overlay, this.context(req.context));
+    const subject = resolver.subjectFor(req.user);
+    const max = this.limit(req.maxResults, DEFAULT_LIST_OBJECTS_MAX_RESULTS);
+    const ids = listObjects(resolver, this.index, overlay, subject, rel, { maxResults: max });
+    return ids.map((id) => resolver.ent.string(id));
+  }
+
+  listUsers(ts: TypeSystem, req: ListUsersRequest): string[] {
+    const model = this.bind(ts);
+    const obj = parseObject(req?.object);
+    if (!ts.hasType(obj.type)) throw new TenetError("type_not_found", `type '${obj.type}' is not defined in the model`);
+    const rel = model.relationByName(obj.type, req.relation);
+    if (!rel) throw new TenetError("relation_not_found", `relation '${obj.type}#${String(req.relation)}' is not defined in the model`);
+    if (!Array.isArray(req.userFilters) || req.userFilters.length !== 1) {
+      throw new TenetError("validation_error", "list users needs exactly one user filter");
+    }
+    const f = req.userFilters[0]!;
+    if (typeof f?.type !== "string" || !ts.hasType(f.type)) throw new TenetError("type_not_found", `type '${String(f?.type)}' is not defined in the model`);
+    if (f.relation !== undefined && f.relation !== "" && !ts.relation(f.type, f.relation)) {
+      throw new TenetError("relation_not_found", `relation '${f.type}#${f.relation}' is not defined in the model`);
+    }
+    const overlay = this.overlay(ts, req.contextualTuples);
+    const resolver = new Resolver(model, this.index, overlay, this.context(req.context));
+    const types = this.index.entities.types;
+    const relations = this.index.entities.relations;
+    const filter = { typeId: types.id(f.type), relId: f.relation ? relations.id(f.relation) : -1 };
+    const max = this.limit(req.maxResults, DEFAULT_LIST_USERS_MAX_RESULTS);
+    return listUsers(resolver, this.index, overlay, resolver.ent.lookup(req.object), rel, filter, max);
+  }
+
+  private validateUser(ts: TypeSystem, user: string, kind: Kind): void {
+    const u = parseUser(user);
+    if (!ts.hasType(u.type)) throw new TenetError("validation_error", `user type '${u.type}' is not defined in the model`);
+    if (u.kind === "userset" && !ts.relation(u.type, u.relation)) {
+      throw new TenetError("validation_error", `relation '${u.type}#${u.relation}' is not defined in the model`);
+    }
+    void kind;
+  }
+
+  private context(ctx: unknown): Record<string, unknown> | undefined {
+    if (ctx === undefined || ctx === null) return undefined;
+    if (typeof ctx !== "object" || Array.isArray(ctx)) throw new TenetError("invalid_context", "context must be a JSON object");
+    if (JSON.stringify(ctx).length > MAX_CONTEXT_BYTES) throw new TenetError("request_too_large", `context is larger than ${MAX_CONTEXT_BYTES} bytes`);
+    return ctx as Record<string, unknown>;
+  }
+
+  private limit(v: number | undefined, dflt: number): number {
+    if (v === undefined) return dflt;
+    if (!Number.isInteger(v) || v < 1) throw new TenetError("validation_error", "maxResults must be a positive integer");
+    return v;
+  }
+
+  /** Contextual tuples live in a per-request child index that falls back to the store's. */
+  private overlay(ts: TypeSystem, tuples: TupleKey[] | undefined): TupleIndex | null {
+    if (tuples === undefined || tuples === null) return null;
+    if (!Array.isArray(tuples)) throw new TenetError("validation_error", "contextual tuples must be an array");
+    if (tuples.length === 0) return null;
+    if (tuples.length > MAX_CONTEXTUAL_TUPLES) {
+      throw new TenetError("validation_error", `at most ${MAX_CONTEXTUAL_TUPLES} contextual tuples are allowed`);
+    }
+    const overlay = new TupleIndex(this.index);
+    for (const t of tuples) {
+      validateTuple(ts, t);
+      overlay.add(t);
+    }
+    return overlay;
+  }
+}

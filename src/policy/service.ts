@@ -1,0 +1,209 @@
+/**
+ * The policy plane's domain service: stores, models, tuples and queries, over any Datastore.
+ * Each store's tuples are loaded once into an in-memory Engine and kept current by this
+ * service's writes, so queries never touch the database.
+ */
+import { TenetError } from "../errors.js";
+import type { Datastore, ModelRecord, Page, PageRequest, StoreRecord, TupleChange, TupleFilter, TupleRecord } from "../storage/interfaces.js";
+import { TupleWriteConflict } from "../storage/interfaces.js";
+import { Engine, type BatchCheckItem, type BatchCheckOutcome, type CheckRequest, type CheckResult, type ExpandRequest, type ListObjectsRequest, type ListUsersRequest } from "./engine/engine.js";
+import type { UsersetTreeNode } from "./engine/expand.js";
+import { TypeSystem } from "./model/typesystem.js";
+import { tupleKeyString, type TupleKey, type TupleKeyWithoutCondition } from "./tuples/tuple.js";
+import { validateTuple } from "./tuples/validate.js";
+
+/** OpenFGA's default limit on writes plus deletes in one request. */
+export const MAX_TUPLES_PER_WRITE = 100;
+
+export interface WriteRequest {
+  writes?: TupleKey[] | undefined;
+  deletes?: TupleKeyWithoutCondition[] | undefined;
+  modelId?: string | undefined;
+}
+
+interface StoreRuntime {
+  engine: Engine;
+  revision: number;
+}
+
+export class PolicyService {
+  private readonly runtimes = new Map<string, Promise<StoreRuntime>>();
+  private readonly typesystems = new Map<string, TypeSystem>();
+  private readonly writeLocks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    private readonly ds: Datastore,
+    private readonly opts: { maxTuplesPerWrite?: number } = {},
+  ) {}
+
+  // ---- stores ----
+  createStore(name: string): Promise<StoreRecord> {
+    if (typeof name !== "string" || name.length < 1 || name.length > 64) {
+      throw new TenetError("validation_error", "store name must be 1 to 64 characters");
+    }
+    return this.ds.createStore(name);
+  }
+
+  async getStore(id: string): Promise<StoreRecord> {
+    const s = await this.ds.getStore(id);
+    if (!s) throw new TenetError("store_not_found", `store '${id}' not found`);
+    return s;
+  }
+
+  listStores(page?: PageRequest): Promise<Page<StoreRecord>> {
+    return this.ds.listStores(page);
+  }
+
+  async deleteStore(id: string): Promise<void> {
+    await this.getStore(id);
+    await this.ds.deleteStore(id);
+    this.runtimes.delete(id);
+  }
+
+  // ---- models ----
+  /** Validates completely (DSL, JSON text or object) and stores a new model version. */
+  async writeModel(storeId: string, input: unknown): Promise<ModelRecord> {
+    await this.getStore(storeId);
+    const ts = TypeSystem.from(input);
+    const rec = await this.ds.writeModel(storeId, ts.model);
+    this.typesystems.set(`${storeId}/${rec.id}`, ts);
+    return rec;
+  }
+
+  async getModel(storeId: string, modelId?: string): Promise<ModelRecord> {
+    await this.getStore(storeId);
+    const rec = modelId ? await this.ds.getModel(storeId, modelId) : await this.ds.latestModel(storeId);
+    if (!rec) throw new TenetError("model_not_found", modelId ? `model '${modelId}' not found` : "the store has no authorization model yet");
+    return rec;
+  }
+
+  listModels(storeId: string, page?: PageRequest): Promise<Page<ModelRecord>> {
+    return this.ds.listModels(storeId, page);
+  }
+
+  async typeSystem(storeId: string, modelId?: string): Promise<{ ts: TypeSystem; modelId: string }> {
+    const rec = await this.getModel(storeId, modelId);
+    const key = `${storeId}/${rec.id}`;
+    let ts = this.typesystems.get(key);
+    if (!ts) {
+      ts = TypeSystem.compile(rec.model);
+      this.typesystems.set(key, ts);
+    }
+    return { ts, modelId: rec.id };
+  }
+
+  // ---- tuples ----
+  /** Validates every tuple, then applies all of them or none. Returns the new revision. */
+  async write(storeId: string, req: WriteRequest): Promise<number> {
+    const writes = req.writes ?? [];
+    const deletes = req.deletes ?? [];
+    if (!Array.isArray(writes) || !Array.isArray(deletes)) throw new TenetError("validation_error", "writes and deletes must be arrays");
+    if (writes.length + deletes.length === 0) throw new TenetError("validation_error", "a write needs at least one tuple to write or delete");
+    const max = this.opts.maxTuplesPerWrite ?? MAX_TUPLES_PER_WRITE;
+    if (writes.length + deletes.length > max) {
+      throw new TenetError("validation_error", `at most ${max} tuples may be written or deleted in one request`);
+    }
+    const { ts } = await this.typeSystem(storeId, req.modelId);
+    const seen = new Set<string>();
+    const cleanWrites: TupleKey[] = [];
+    for (const t of writes) {
+      validateTuple(ts, t);
+      const k = tupleKeyString(t);
+      if (seen.has(k)) throw new TenetError("duplicate_tuple_in_write", `duplicate tuple in one write: '${k}'`);
+      seen.add(k);
+      const clean: TupleKey = { object: t.object, relation: t.relation, user: t.user };
+      if (t.condition) clean.condition = t.condition.context ? { name: t.condition.name, context: t.condition.context } : { name: t.condition.name };
+      cleanWrites.push(clean);
+    }
+    const cleanDeletes: TupleKeyWithoutCondition[] = [];
+    for (const t of deletes) {
+      if (typeof t?.object !== "string" || typeof t.relation !== "string" || typeof t.user !== "string") {
+        throw new TenetError("invalid_tuple", "a delete needs object, relation and user strings");
+      }
+      const k = tupleKeyString(t);
+      if (seen.has(k)) throw new TenetError("duplicate_tuple_in_write", `tuple '${k}' appears more than once in one write`);
+      seen.add(k);
+      cleanDeletes.push({ object: t.object, relation: t.relation, user: t.user });
+    }
+    return this.serialised(storeId, async () => {
+      const rt = await this.runtime(storeId);
+      let revision: number;
+      try {
+        revision = await this.ds.writeTuples(storeId, cleanDeletes, cleanWrites);
+      } catch (err) {
+        if (err instanceof TupleWriteConflict) {
+          throw new TenetError(
+            err.reason === "exists" ? "write_conflict" : "cannot_delete_missing_tuple",
+            err.reason === "exists"
+              ? `cannot write a tuple which already exists: '${tupleKeyString(err.key)}'`
+              : `cannot delete a tuple which does not exist: '${tupleKeyString(err.key)}'`,
+          );
+        }
+        throw err;
+      }
+      for (const d of cleanDeletes) rt.engine.index.remove(d);
+      for (const w of cleanWrites) rt.engine.index.add(w);
+      rt.revision = revision;
+      return revision;
+    });
+  }
+
+  read(storeId: string, filter: TupleFilter, page?: PageRequest): Promise<Page<TupleRecord>> {
+    return this.ds.readTuples(storeId, filter, page);
+  }
+
+  readChanges(storeId: string, after: number, opts?: { type?: string; limit?: number }): Promise<TupleChange[]> {
+    return this.ds.readChanges(storeId, after, opts);
+  }
+
+  // ---- queries ----
+  async check(storeId: string, req: CheckRequest & { modelId?: string | undefined }): Promise<CheckResult> {
+    const { ts } = await this.typeSystem(storeId, req.modelId);
+    return (await this.runtime(storeId)).engine.check(ts, req);
+  }
+
+  async batchCheck(storeId: string, items: BatchCheckItem[], modelId?: string): Promise<Map<string, BatchCheckOutcome>> {
+    const { ts } = await this.typeSystem(storeId, modelId);
+    return (await this.runtime(storeId)).engine.batchCheck(ts, items);
+  }
+
+  async expand(storeId: string, req: ExpandRequest & { modelId?: string | undefined }): Promise<UsersetTreeNode> {
+    const { ts } = await this.typeSystem(storeId, req.modelId);
+    return (await this.runtime(storeId)).engine.expand(ts, req);
+  }
+
+  async listObjects(storeId: string, req: ListObjectsRequest & { modelId?: string | undefined }): Promise<string[]> {
+    const { ts } = await this.typeSystem(storeId, req.modelId);
+    return (await this.runtime(storeId)).engine.listObjects(ts, req);
+  }
+
+  async listUsers(storeId: string, req: ListUsersRequest & { modelId?: string | undefined }): Promise<string[]> {
+    const { ts } = await this.typeSystem(storeId, req.modelId);
+    return (await this.runtime(storeId)).engine.listUsers(ts, req);
+  }
+
+  /** The store's engine, loading its tuples from storage on first use. */
+  private runtime(storeId: string): Promise<StoreRuntime> {
+    let rt = this.runtimes.get(storeId);
+    if (!rt) {
+      rt = (async () => {
+        await this.getStore(storeId);
+        const engine = new Engine();
+        const revision = await this.ds.revision(storeId);
+        for await (const t of this.ds.allTuples(storeId)) engine.index.add(t);
+        return { engine, revision };
+      })();
+      rt.catch(() => this.runtimes.delete(storeId));
+      this.runtimes.set(storeId, rt);
+    }
+    return rt;
+  }
+
+  /** Writes to one store are applied one at a time so the index follows storage order. */
+  private serialised<T>(storeId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.writeLocks.get(storeId) ?? Promise.resolve();
+    const next = prev.then(fn, fn);
+    this.writeLocks.set(storeId, next.catch(() => undefined));
+    return next;
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * The storage contract, as small interfaces composed into one Datastore. Domain code asks for the
+ * narrowest interface it needs; adapters (memory, SQLite, PostgreSQL) implement all of them and
+ * pass one shared test suite. No adapter type leaks into domain code.
+ */
+import type { AuthorizationModel } from "../policy/model/types.js";
+import type { TupleKey, TupleKeyWithoutCondition } from "../policy/tuples/tuple.js";
+
+export interface StoreRecord {
+  id: string;
+  name: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface ModelRecord {
+  id: string;
+  storeId: string;
+  model: AuthorizationModel;
+  createdAt: string;
+}
+
+export interface TupleRecord {
+  key: TupleKey;
+  /** Revision at which the tuple was written. */
+  revision: number;
+  timestamp: string;
+}
+
+export interface TupleChange {
+  revision: number;
+  operation: "write" | "delete";
+  key: TupleKey;
+  timestamp: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; absent when there is nothing more. */
+  continuationToken?: string;
+}
+
+export interface PageRequest {
+  pageSize?: number;
+  continuationToken?: string;
+}
+
+export interface TupleFilter {
+  /** `type:id` or just `type:` (every object of the type). */
+  object?: string;
+  relation?: string;
+  user?: string;
+}
+
+export interface StoresBackend {
+  createStore(name: string): Promise<StoreRecord>;
+  getStore(id: string): Promise<StoreRecord | undefined>;
+  listStores(page?: PageRequest): Promise<Page<StoreRecord>>;
+  deleteStore(id: string): Promise<boolean>;
+}
+
+export interface ModelsBackend {
+  writeModel(storeId: string, model: AuthorizationModel): Promise<ModelRecord>;
+  getModel(storeId: string, id: string): Promise<ModelRecord | undefined>;
+  latestModel(storeId: string): Promise<ModelRecord | undefined>;
+  listModels(storeId: string, page?: PageRequest): Promise<Page<ModelRecord>>;
+}
+
+/** Why a tuple write was refused by the backend (checked inside the write's transaction). */
+export class TupleWriteConflict extends Error {
+  constructor(
+    readonly reason: "exists" | "missing",
+    readonly key: TupleKeyWithoutCondition,
+  ) {
+    super(reason === "exists" ? "tuple already exists" : "tuple does not exist");
+  }
+}
+
+export interface TuplesBackend {
+  /**
+   * Applies deletes then writes atomically and returns the new revision. Throws
+   * TupleWriteConflict (and changes nothing) if a write already exists or a delete is missing.
+   */
+  writeTuples(storeId: string, deletes: TupleKeyWithoutCondition[], writes: TupleKey[]): Promise<number>;
+  readTuples(storeId: string, filter: TupleFilter, page?: PageRequest): Promise<Page<TupleRecord>>;
+  /** Every tuple of a store, for loading the in-memory index. */
+  allTuples(storeId: string): AsyncIterable<TupleKey>;
+  /** The store's current revision (0 when nothing was ever written). */
+  revision(storeId: string): Promise<number>;
+}
+
+export interface ChangelogBackend {
+  /** Changes with revision > `after`, oldest first. */
+  readChanges(storeId: string, after: number, opts?: { type?: string; limit?: number }): Promise<TupleChange[]>;
+}
+
+export interface Datastore extends StoresBackend, ModelsBackend, TuplesBackend, ChangelogBackend {
+  readonly kind: "memory" | "sqlite" | "postgres";
+  close(): Promise<void>;
+}

@@ -1,0 +1,133 @@
+/**
+ * In-memory Datastore: the reference implementation of the storage contract, used by tests and
+ * by `tenet test`. Writes are atomic because they are validated completely before any change.
+ */
+import { TenetError } from "../../errors.js";
+import type { AuthorizationModel } from "../../policy/model/types.js";
+import { tupleKeyString, type TupleKey, type TupleKeyWithoutCondition } from "../../policy/tuples/tuple.js";
+import { ulid } from "../../util/ulid.js";
+import {
+  type Datastore,
+  type ModelRecord,
+  type Page,
+  type PageRequest,
+  type StoreRecord,
+  type TupleChange,
+  type TupleFilter,
+  type TupleRecord,
+  TupleWriteConflict,
+} from "../interfaces.js";
+import { matchesFilter, pageOf } from "../paging.js";
+
+interface StoreState {
+  record: StoreRecord;
+  models: ModelRecord[];
+  tuples: Map<string, TupleRecord>;
+  changes: TupleChange[];
+  revision: number;
+}
+
+export class MemoryDatastore implements Datastore {
+  readonly kind = "memory" as const;
+  private readonly stores = new Map<string, StoreState>();
+
+  private state(storeId: string): StoreState {
+    const s = this.stores.get(storeId);
+    if (!s) throw new TenetError("store_not_found", `store '${storeId}' not found`);
+    return s;
+  }
+
+  async createStore(name: string): Promise<StoreRecord> {
+    const now = new Date().toISOString();
+    const record = { id: ulid(), name, createdAt: now, updatedAt: now };
+    this.stores.set(record.id, { record, models: [], tuples: new Map(), changes: [], revision: 0 });
+    return { ...record };
+  }
+
+  async getStore(id: string): Promise<StoreRecord | undefined> {
+    const s = this.stores.get(id);
+    return s ? { ...s.record } : undefined;
+  }
+
+  async listStores(page?: PageRequest): Promise<Page<StoreRecord>> {
+    return pageOf([...this.stores.values()].map((s) => ({ ...s.record })), page);
+  }
+
+  async deleteStore(id: string): Promise<boolean> {
+    return this.stores.delete(id);
+  }
+
+  async writeModel(storeId: string, model: AuthorizationModel): Promise<ModelRecord> {
+    const s = this.state(storeId);
+    const rec: ModelRecord = { id: ulid(), storeId, model: structuredClone(model), createdAt: new Date().toISOString() };
+    s.models.push(rec);
+    return rec;
+  }
+
+  async getModel(storeId: string, id: string): Promise<ModelRecord | undefined> {
+    return this.state(storeId).models.find((m) => m.id === id);
+  }
+
+  async latestModel(storeId: string): Promise<ModelRecord | undefined> {
+    const m = this.state(storeId).models;
+    return m[m.length - 1];
+  }
+
+  async listModels(storeId: string, page?: PageRequest): Promise<Page<ModelRecord>> {
+    return pageOf([...this.state(storeId).models].reverse(), page);
+  }
+
+  async writeTuples(storeId: string, deletes: TupleKeyWithoutCondition[], writes: TupleKey[]): Promise<number> {
+    const s = this.state(storeId);
+    const deleting = new Set<string>();
+    for (const d of deletes) {
+      const k = tupleKeyString(d);
+      if (!s.tuples.has(k)) throw new TupleWriteConflict("missing", d);
+      deleting.add(k);
+    }
+    for (const w of writes) {
+      const k = tupleKeyString(w);
+      if (s.tuples.has(k) && !deleting.has(k)) throw new TupleWriteConflict("exists", w);
+    }
+    const revision = ++s.revision;
+    const timestamp = new Date().toISOString();
+    for (const d of deletes) {
+      const k = tupleKeyString(d);
+      const old = s.tuples.get(k)!;
+      s.tuples.delete(k);
+      s.changes.push({ revision, operation: "delete", key: old.key, timestamp });
+    }
+    for (const w of writes) {
+      const key = structuredClone(w);
+      s.tuples.set(tupleKeyString(w), { key, revision, timestamp });
+      s.changes.push({ revision, operation: "write", key, timestamp });
+    }
+    return revision;
+  }
+
+  async readTuples(storeId: string, filter: TupleFilter, page?: PageRequest): Promise<Page<TupleRecord>> {
+    const all = [...this.state(storeId).tuples.values()].filter((t) => matchesFilter(t.key, filter));
+    return pageOf(all, page);
+  }
+
+  async *allTuples(storeId: string): AsyncIterable<TupleKey> {
+    for (const t of this.state(storeId).tuples.values()) yield t.key;
+  }
+
+  async revision(storeId: string): Promise<number> {
+    return this.state(storeId).revision;
+  }
+
+  async readChanges(storeId: string, after: number, opts: { type?: string; limit?: number } = {}): Promise<TupleChange[]> {
+    const out: TupleChange[] = [];
+    for (const c of this.state(storeId).changes) {
+      if (c.revision <= after) continue;
+      if (opts.type && !c.key.object.startsWith(`${opts.type}:`)) continue;
+      out.push(c);
+      if (opts.limit && out.length >= opts.limit) break;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {}
+}
