@@ -7,7 +7,7 @@ import { TenetError } from "../../errors.js";
 import type { TypeSystem } from "../model/typesystem.js";
 import { parseObject, parseUser, type TupleKey } from "../tuples/tuple.js";
 import { validateTuple } from "../tuples/validate.js";
-import { BoundModel, type BoundRelation } from "./bound-model.js";
+import { BoundModel } from "./bound-model.js";
 import { expand, type UsersetTreeNode } from "./expand.js";
 import { listObjects } from "./list-objects.js";
 import { listUsers } from "./list-users.js";

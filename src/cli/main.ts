@@ -1,0 +1,58 @@
+/**
+ * `tenet <command>`: the command-line entry point. Each command lives in its own file and
+ * returns an exit code; errors with stable codes are printed without stack traces.
+ */
+import { TenetError } from "../errors.js";
+import { modelCommand } from "./commands/model.js";
+import { serveCommand } from "./commands/serve.js";
+import { testCommand } from "./commands/test.js";
+
+const USAGE = `usage: tenet <command> [options]
+
+commands:
+  serve                      run Tenet (embedded, data in TENET_DATA_DIR)
+  test FILE...               run OpenFGA-format YAML model tests (tests[].stages[])
+  model validate FILE        validate an authorization model (DSL .fga or JSON)
+  model transform FILE       print a model as JSON (from DSL) or DSL (from JSON)
+  help                       show this help
+`;
+
+export interface Io {
+  out: (s: string) => void;
+  err: (s: string) => void;
+}
+
+const defaultIo: Io = {
+  out: (s) => process.stdout.write(s),
+  err: (s) => process.stderr.write(s),
+};
+
+export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    switch (cmd) {
+      case "test":
+        return await testCommand(rest, io);
+      case "model":
+        return await modelCommand(rest, io);
+      case "serve":
+        return await serveCommand(rest, io);
+      case undefined:
+      case "help":
+      case "--help":
+      case "-h":
+        io.out(USAGE);
+        return cmd === undefined ? 2 : 0;
+      default:
+        io.err(`tenet: unknown command '${cmd}'\n${USAGE}`);
+        return 2;
+    }
+  } catch (err) {
+    if (err instanceof TenetError) {
+      io.err(`tenet: ${err.code}: ${err.message}\n`);
+      for (const d of err.details) io.err(`  ${d.where ? `${d.where}: ` : ""}${d.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
