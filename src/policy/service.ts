@@ -141,9 +141,14 @@ export class PolicyService {
         }
         throw err;
       }
-      for (const d of cleanDeletes) rt.engine.index.remove(d);
-      for (const w of cleanWrites) rt.engine.index.add(w);
-      rt.revision = revision;
+      if (revision === rt.revision + 1) {
+        for (const d of cleanDeletes) rt.engine.index.remove(d);
+        for (const w of cleanWrites) rt.engine.index.add(w);
+        rt.revision = revision;
+      } else {
+        // Another replica wrote in between: replay the change log in order, ours included.
+        await this.catchUp(storeId, rt);
+      }
       return revision;
     });
   }
@@ -180,6 +185,55 @@ export class PolicyService {
   async listUsers(storeId: string, req: ListUsersRequest & { modelId?: string | undefined }): Promise<string[]> {
     const { ts } = await this.typeSystem(storeId, req.modelId);
     return (await this.runtime(storeId)).engine.listUsers(ts, req);
+  }
+
+  /**
+   * Brings the store's index up to date with the change log (writes made by other replicas).
+   * Called when a replica is told of a change, periodically as a backstop, and before answering
+   * a request that carries a consistency token newer than the index.
+   */
+  refresh(storeId: string): Promise<number> {
+    return this.serialised(storeId, async () => {
+      const rt = await this.runtime(storeId);
+      await this.catchUp(storeId, rt);
+      return rt.revision;
+    });
+  }
+
+  /** The revision the in-memory index reflects (0 before any write). */
+  async indexRevision(storeId: string): Promise<number> {
+    return (await this.runtime(storeId)).revision;
+  }
+
+  /** Waits until the index reflects at least `revision`, refreshing from storage; false on timeout. */
+  async waitForRevision(storeId: string, revision: number, timeoutMs = 1000): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if ((await this.runtime(storeId)).revision >= revision) return true;
+      const now = await this.refresh(storeId);
+      if (now >= revision) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  private async catchUp(storeId: string, rt: StoreRuntime): Promise<void> {
+    for (;;) {
+      const limit = 10_000;
+      let changes = await this.ds.readChanges(storeId, rt.revision, { limit });
+      if (changes.length === 0) return;
+      if (changes.length === limit) {
+        // A full page may end part-way through a revision: apply only whole revisions
+        // (one write holds at most MAX_TUPLES_PER_WRITE changes, far below the page size).
+        const last = changes[changes.length - 1]!.revision;
+        changes = changes.filter((c) => c.revision !== last);
+      }
+      for (const c of changes) {
+        if (c.operation === "write") rt.engine.index.add(c.key);
+        else rt.engine.index.remove(c.key);
+        rt.revision = c.revision;
+      }
+    }
   }
 
   /** The store's engine, loading its tuples from storage on first use. */

@@ -82,7 +82,7 @@ export class Resolver {
     readonly overlay: TupleIndex | null,
     readonly context: Record<string, unknown> | undefined,
     readonly explain = false,
-    readonly maxDispatches = 1_000_000,
+    readonly maxDispatches = 200_000,
   ) {
     this.ent = overlay ? overlay.entities : base.entities;
   }
