@@ -22,6 +22,10 @@ export type TenetErrorCode =
   | "cannot_delete_missing_tuple"
   | "duplicate_tuple_in_write"
   | "not_found"
+  | "unauthenticated"
+  | "forbidden"
+  | "rate_limited"
+  | "unavailable"
   | "internal_error";
 
 /** OpenFGA's numeric codes (openfga/api errors.proto) for the errors that have one. */
@@ -64,6 +68,10 @@ const STATUS: Record<TenetErrorCode, number> = {
   cannot_delete_missing_tuple: 400,
   duplicate_tuple_in_write: 400,
   not_found: 404,
+  unauthenticated: 401,
+  forbidden: 403,
+  rate_limited: 429,
+  unavailable: 503,
   internal_error: 500,
 };
 

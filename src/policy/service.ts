@@ -19,6 +19,10 @@ export interface WriteRequest {
   writes?: TupleKey[] | undefined;
   deletes?: TupleKeyWithoutCondition[] | undefined;
   modelId?: string | undefined;
+  /** "ignore": writing a tuple that already exists (with the same condition) is not an error. */
+  onDuplicate?: "error" | "ignore" | undefined;
+  /** "ignore": deleting a tuple that does not exist is not an error. */
+  onMissing?: "error" | "ignore" | undefined;
 }
 
 interface StoreRuntime {
@@ -35,6 +39,16 @@ export class PolicyService {
     private readonly ds: Datastore,
     private readonly opts: { maxTuplesPerWrite?: number } = {},
   ) {}
+
+  /** True when the datastore answers (for /readyz). */
+  async ready(): Promise<boolean> {
+    try {
+      await this.ds.listStores({ pageSize: 1 });
+      return true;
+    } catch {
+      return false;
+    }
+  }
 
   // ---- stores ----
   createStore(name: string): Promise<StoreRecord> {
@@ -127,6 +141,26 @@ export class PolicyService {
     }
     return this.serialised(storeId, async () => {
       const rt = await this.runtime(storeId);
+      let w = cleanWrites;
+      let d = cleanDeletes;
+      if (req.onDuplicate === "ignore") {
+        w = cleanWrites.filter((t) => {
+          const existing = rt.engine.index.get(t);
+          if (existing === undefined) return true;
+          if (!sameCondition(existing, t.condition)) {
+            throw new TenetError("write_conflict", `tuple '${tupleKeyString(t)}' exists with a different condition`);
+          }
+          return false;
+        });
+      }
+      if (req.onMissing === "ignore") d = cleanDeletes.filter((t) => rt.engine.index.get(t) !== undefined);
+      if (w.length + d.length === 0) return rt.revision;
+      return this.apply(storeId, rt, d, w);
+    });
+  }
+
+  private async apply(storeId: string, rt: StoreRuntime, cleanDeletes: TupleKeyWithoutCondition[], cleanWrites: TupleKey[]): Promise<number> {
+    {
       let revision: number;
       try {
         revision = await this.ds.writeTuples(storeId, cleanDeletes, cleanWrites);
@@ -150,7 +184,7 @@ export class PolicyService {
         await this.catchUp(storeId, rt);
       }
       return revision;
-    });
+    }
   }
 
   read(storeId: string, filter: TupleFilter, page?: PageRequest): Promise<Page<TupleRecord>> {
@@ -260,4 +294,9 @@ export class PolicyService {
     this.writeLocks.set(storeId, next.catch(() => undefined));
     return next;
   }
+}
+
+function sameCondition(a: TupleKey["condition"] | null, b: TupleKey["condition"]): boolean {
+  if (!a || !b) return !a && !b;
+  return a.name === b.name && JSON.stringify(a.context ?? {}) === JSON.stringify(b.context ?? {});
 }

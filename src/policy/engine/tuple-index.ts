@@ -107,6 +107,17 @@ export class TupleIndex {
     bySubj.set(subj, c);
   }
 
+  /** The tuple's condition (null when it has none), or undefined when the tuple is absent. */
+  get(t: { object: string; relation: string; user: string }): TupleCondition | null | undefined {
+    const rel = this.entities.relations.lookup(t.relation);
+    const obj = this.entities.lookup(t.object);
+    const subj = this.entities.lookup(t.user);
+    if (rel < 0 || obj < 0 || subj < 0) return undefined;
+    const b = t.user.includes("#") ? this.forwardUsersets[rel]?.get(obj) : this.forward[rel]?.get(obj);
+    if (!bucketHas(b, subj)) return undefined;
+    return this.condition(rel, obj, subj) ?? null;
+  }
+
   /** Direct object/wildcard subjects of object#relation. */
   subjects(rel: number, obj: number): Bucket | undefined {
     return this.forward[rel]?.get(obj);

@@ -1,0 +1,105 @@
+/**
+ * Authenticates every API request that needs a scope: `Authorization: Bearer <token>` with a
+ * Tenet API key (`tenet_...`) or an OIDC access token (JWT) from a configured issuer. Keys are
+ * limited to their scopes and stores and rate-limited per key. Anonymous callers are refused.
+ */
+import type { FastifyRequest } from "fastify";
+import { TenetError } from "../../errors.js";
+import { type ApiKeysBackend, parseApiKey, type Scope, secretMatches } from "../../identity/api-keys/api-key.js";
+import type { JwtVerifier } from "./jwt.js";
+import { RateLimiter } from "./rate-limit.js";
+
+export interface Principal {
+  id: string;
+  kind: "api_key" | "jwt";
+  scopes: ReadonlySet<string>;
+  stores: ReadonlySet<string> | "*";
+}
+
+export interface Authenticator {
+  authenticate(req: FastifyRequest, scope: Scope): Promise<Principal>;
+}
+
+/** `admin` implies every scope; `write` implies `read`; `read` implies `check`. */
+const IMPLIES: Record<Scope, Scope[]> = {
+  admin: ["admin", "write", "read", "check"],
+  write: ["write", "read", "check"],
+  read: ["read", "check"],
+  check: ["check"],
+};
+
+function expand(scopes: readonly string[]): Set<string> {
+  const out = new Set<string>();
+  for (const s of scopes) for (const i of IMPLIES[s as Scope] ?? []) out.add(i);
+  return out;
+}
+
+export class ApiAuthenticator implements Authenticator {
+  private readonly limiter = new RateLimiter();
+  /** Verified keys are cached briefly so a check does not hit the database; revocation clears it. */
+  private readonly cache = new Map<string, { principal: Principal; secretHash: string; rateLimit: number; until: number }>();
+
+  constructor(
+    private readonly keys: ApiKeysBackend,
+    private readonly jwt: JwtVerifier | null = null,
+    private readonly cacheMs = 5000,
+  ) {}
+
+  forget(id: string): void {
+    this.cache.delete(id);
+  }
+
+  async authenticate(req: FastifyRequest, scope: Scope): Promise<Principal> {
+    const header = req.headers.authorization;
+    if (typeof header !== "string" || !/^Bearer\s+\S+$/i.test(header)) {
+      throw new TenetError("unauthenticated", "missing credentials: send 'Authorization: Bearer <api key or access token>'");
+    }
+    const token = header.replace(/^Bearer\s+/i, "");
+    const principal = token.startsWith("tenet_") ? await this.fromApiKey(token) : await this.fromJwt(token);
+    if (!principal.scopes.has(scope)) throw new TenetError("forbidden", `this credential lacks the '${scope}' scope`);
+    const storeId = (req.params as { store_id?: string } | undefined)?.store_id;
+    if (storeId && principal.stores !== "*" && !principal.stores.has(storeId)) {
+      throw new TenetError("forbidden", "this credential may not use this store");
+    }
+    if ((scope === "admin" && !storeId && principal.stores !== "*")) {
+      throw new TenetError("forbidden", "store-scoped credentials cannot manage stores");
+    }
+    return principal;
+  }
+
+  private async fromApiKey(token: string): Promise<Principal> {
+    const parsed = parseApiKey(token);
+    if (!parsed) throw new TenetError("unauthenticated", "malformed API key");
+    const now = Date.now();
+    let entry = this.cache.get(parsed.id);
+    if (!entry || entry.until < now) {
+      const rec = await this.keys.getApiKey(parsed.id);
+      if (!rec || rec.revokedAt) {
+        this.cache.delete(parsed.id);
+        throw new TenetError("unauthenticated", "invalid or revoked API key");
+      }
+      entry = {
+        principal: { id: `key:${rec.id}`, kind: "api_key", scopes: expand(rec.scopes), stores: rec.stores.includes("*") ? "*" : new Set(rec.stores) },
+        secretHash: rec.secretHash,
+        rateLimit: rec.rateLimit,
+        until: now + this.cacheMs,
+      };
+      this.cache.set(parsed.id, entry);
+    }
+    if (!secretMatches(parsed.secret, entry.secretHash)) throw new TenetError("unauthenticated", "invalid or revoked API key");
+    if (entry.rateLimit > 0) {
+      const wait = this.limiter.take(parsed.id, entry.rateLimit);
+      if (wait > 0) {
+        throw Object.assign(new TenetError("rate_limited", `rate limit of ${entry.rateLimit} requests/s exceeded; retry after ${wait} s`), { retryAfter: wait });
+      }
+    }
+    return entry.principal;
+  }
+
+  private async fromJwt(token: string): Promise<Principal> {
+    if (!this.jwt) throw new TenetError("unauthenticated", "invalid credentials: not a Tenet API key and no OIDC issuer is configured");
+    const claims = await this.jwt.verify(token);
+    const scopes = typeof claims.scope === "string" ? claims.scope.split(" ").filter((s) => s in IMPLIES) : [];
+    return { id: `jwt:${claims.iss}:${claims.sub}`, kind: "jwt", scopes: expand(scopes), stores: "*" };
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * Builds the HTTP server: Fastify with body and time limits, request ids, one error handler,
+ * the OpenFGA and AuthZEN routes, health, metrics and the OpenAPI document. Authentication is a
+ * hook in front of every route that declares a scope.
+ */
+import Fastify, { type FastifyInstance } from "fastify";
+import { randomUUID } from "node:crypto";
+import type { PolicyService } from "../policy/service.js";
+import { errorResponse } from "./http-errors.js";
+import { registerOpenFgaRoutes } from "./openfga/routes.js";
+import { Router } from "./route.js";
+import { openApiDocument } from "./openapi.js";
+import type { Authenticator } from "./auth/authenticator.js";
+
+export interface ServerOptions {
+  policy: PolicyService;
+  auth: Authenticator;
+  logLevel?: string;
+  /** Maximum request body (bytes). */
+  bodyLimit?: number;
+  /** Per-request time limit (ms). */
+  requestTimeoutMs?: number;
+  /** Extra route registrations (AuthZEN, metrics) that need the router. */
+  plugins?: Array<(r: Router, app: FastifyInstance) => void>;
+}
+
+declare module "fastify" {
+  interface FastifyContextConfig {
+    scope?: "check" | "read" | "write" | "admin" | undefined;
+    routeUrl?: string;
+  }
+  interface FastifyRequest {
+    principal?: { id: string; kind: "api_key" | "jwt"; scopes: ReadonlySet<string>; stores: ReadonlySet<string> | "*" };
+  }
+}
+
+export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: opts.logLevel ?? "info",
+      redact: { paths: ["req.headers.authorization", "req.headers.cookie", "req.headers[\"x-api-key\"]"], censor: "[redacted]" },
+    },
+    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
+    requestTimeout: opts.requestTimeoutMs ?? 30_000,
+    connectionTimeout: 60_000,
+    keepAliveTimeout: 72_000,
+    genReqId: (req) => {
+      const given = req.headers["x-request-id"];
+      return typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    return503OnClosing: true,
+    ignoreTrailingSlash: true,
+    disableRequestLogging: true,
+  });
+
+  app.addHook("onRequest", async (req, reply) => {
+    reply.header("x-request-id", req.id);
+    const scope = req.routeOptions.config.scope;
+    if (scope === undefined) return;
+    req.principal = await opts.auth.authenticate(req, scope);
+  });
+
+  app.setErrorHandler((err, req, reply) => {
+    const { status, body, internal } = errorResponse(err);
+    if (internal) req.log.error({ err }, "request failed");
+    if (status === 429 && (err as { retryAfter?: number }).retryAfter) reply.header("retry-after", String((err as { retryAfter?: number }).retryAfter));
+    if (status === 401) reply.header("www-authenticate", 'Bearer realm="tenet"');
+    reply.code(status).send(body);
+  });
+  app.setNotFoundHandler((req, reply) => {
+    reply.code(404).send({ code: "undefined_endpoint", message: `no route ${req.method} ${req.url.split("?")[0]}` });
+  });
+
+  const router = new Router(app);
+  app.get("/healthz", async () => ({ status: "SERVING" }));
+  app.get("/readyz", async (_req, reply) => {
+    const ready = await opts.policy.ready();
+    reply.code(ready ? 200 : 503);
+    return { status: ready ? "READY" : "NOT_READY" };
+  });
+  registerOpenFgaRoutes(router, opts.policy);
+  for (const p of opts.plugins ?? []) p(router, app);
+  app.get("/openapi.json", async () => openApiDocument(router.routes));
+  return app;
+}
