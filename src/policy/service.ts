@@ -51,7 +51,7 @@ export class PolicyService {
   }
 
   // ---- stores ----
-  createStore(name: string): Promise<StoreRecord> {
+  async createStore(name: string): Promise<StoreRecord> {
     if (typeof name !== "string" || name.length < 1 || name.length > 64) {
       throw new TenetError("validation_error", "store name must be 1 to 64 characters");
     }
@@ -109,6 +109,7 @@ export class PolicyService {
   // ---- tuples ----
   /** Validates every tuple, then applies all of them or none. Returns the new revision. */
   async write(storeId: string, req: WriteRequest): Promise<number> {
+    if (typeof req !== "object" || req === null) throw new TenetError("validation_error", "a write request must be an object");
     const writes = req.writes ?? [];
     const deletes = req.deletes ?? [];
     if (!Array.isArray(writes) || !Array.isArray(deletes)) throw new TenetError("validation_error", "writes and deletes must be arrays");

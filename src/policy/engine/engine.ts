@@ -88,12 +88,13 @@ export class Engine {
 
   check(ts: TypeSystem, req: CheckRequest): CheckResult {
     const model = this.bind(ts);
-    const obj = parseObject(req?.object);
+    requireStrings(req, ["object", "relation", "user"]);
+    const obj = parseObject(req.object);
     const rel = model.relationByName(obj.type, req.relation);
     if (!ts.hasType(obj.type)) throw new TenetError("validation_error", `type '${obj.type}' is not defined in the model`);
     if (!rel) throw new TenetError("validation_error", `relation '${obj.type}#${req.relation}' is not defined in the model`);
     this.validateUser(ts, req.user, "check");
-    const overlay = this.overlay(ts, req.contextualTuples);
+    const overlay = this.withEntities(this.overlay(ts, req.contextualTuples), req.object, req.user);
     const resolver = new Resolver(model, this.index, overlay, this.context(req.context), req.explain === true);
     resolver.setSubject(resolver.subjectFor(req.user));
     const r = resolver.check(resolver.ent.lookup(req.object), rel);
@@ -127,7 +128,8 @@ export class Engine {
 
   expand(ts: TypeSystem, req: ExpandRequest): UsersetTreeNode {
     const model = this.bind(ts);
-    const obj = parseObject(req?.object);
+    requireStrings(req, ["object", "relation"]);
+    const obj = parseObject(req.object);
     if (!ts.hasType(obj.type)) throw new TenetError("type_not_found", `type '${obj.type}' is not defined in the model`);
     const rel = model.relationByName(obj.type, req.relation);
     if (!rel) throw new TenetError("relation_not_found", `relation '${obj.type}#${req.relation}' is not defined in the model`);
@@ -138,13 +140,12 @@ export class Engine {
 
   listObjects(ts: TypeSystem, req: ListObjectsRequest): string[] {
     const model = this.bind(ts);
-    if (typeof req?.type !== "string" || !ts.hasType(req.type)) {
-      throw new TenetError("type_not_found", `type '${String(req?.type)}' is not defined in the model`);
-    }
+    requireStrings(req, ["type", "relation", "user"]);
+    if (!ts.hasType(req.type)) throw new TenetError("type_not_found", `type '${req.type}' is not defined in the model`);
     const rel = model.relationByName(req.type, req.relation);
-    if (!rel) throw new TenetError("relation_not_found", `relation '${req.type}#${String(req.relation)}' is not defined in the model`);
+    if (!rel) throw new TenetError("relation_not_found", `relation '${req.type}#${req.relation}' is not defined in the model`);
     this.validateUser(ts, req.user, "list");
-    const overlay = this.overlay(ts, req.contextualTuples);
+    const overlay = this.withEntities(this.overlay(ts, req.contextualTuples), null, req.user);
     const resolver = new Resolver(model, this.index, overlay, this.context(req.context));
     const subject = resolver.subjectFor(req.user);
     const max = this.limit(req.maxResults, DEFAULT_LIST_OBJECTS_MAX_RESULTS);
@@ -154,25 +155,45 @@ export class Engine {
 
   listUsers(ts: TypeSystem, req: ListUsersRequest): string[] {
     const model = this.bind(ts);
-    const obj = parseObject(req?.object);
+    requireStrings(req, ["object", "relation"]);
+    const obj = parseObject(req.object);
     if (!ts.hasType(obj.type)) throw new TenetError("type_not_found", `type '${obj.type}' is not defined in the model`);
     const rel = model.relationByName(obj.type, req.relation);
-    if (!rel) throw new TenetError("relation_not_found", `relation '${obj.type}#${String(req.relation)}' is not defined in the model`);
+    if (!rel) throw new TenetError("relation_not_found", `relation '${obj.type}#${req.relation}' is not defined in the model`);
     if (!Array.isArray(req.userFilters) || req.userFilters.length !== 1) {
       throw new TenetError("validation_error", "list users needs exactly one user filter");
     }
     const f = req.userFilters[0]!;
-    if (typeof f?.type !== "string" || !ts.hasType(f.type)) throw new TenetError("type_not_found", `type '${String(f?.type)}' is not defined in the model`);
+    if (typeof f !== "object" || f === null) throw new TenetError("validation_error", "a user filter must be an object with a type");
+    requireStrings(f, ["type"]);
+    if (f.relation !== undefined && typeof f.relation !== "string") throw new TenetError("validation_error", "user filter relation must be a string");
+    if (!ts.hasType(f.type)) throw new TenetError("type_not_found", `type '${f.type}' is not defined in the model`);
     if (f.relation !== undefined && f.relation !== "" && !ts.relation(f.type, f.relation)) {
       throw new TenetError("relation_not_found", `relation '${f.type}#${f.relation}' is not defined in the model`);
     }
-    const overlay = this.overlay(ts, req.contextualTuples);
+    const overlay = this.withEntities(this.overlay(ts, req.contextualTuples), req.object, null);
     const resolver = new Resolver(model, this.index, overlay, this.context(req.context));
     const types = this.index.entities.types;
     const relations = this.index.entities.relations;
     const filter = { typeId: types.id(f.type), relId: f.relation ? relations.id(f.relation) : -1 };
     const max = this.limit(req.maxResults, DEFAULT_LIST_USERS_MAX_RESULTS);
     return listUsers(resolver, this.index, overlay, resolver.ent.lookup(req.object), rel, filter, max);
+  }
+
+  /**
+   * Objects and users the store has never seen still need distinct ids (a userset is a member
+   * of itself even with no tuples), so they are interned in the request's own child index.
+   */
+  private withEntities(overlay: TupleIndex | null, object: string | null, user: string | null): TupleIndex | null {
+    const ent = overlay ? overlay.entities : this.index.entities;
+    const needsObject = object !== null && ent.lookup(object) < 0;
+    const hash = user === null ? -1 : user.indexOf("#");
+    const needsUser = user !== null && (ent.lookup(user) < 0 || (hash >= 0 && ent.lookup(user.slice(0, hash)) < 0));
+    if (!needsObject && !needsUser) return overlay;
+    const o = overlay ?? new TupleIndex(this.index);
+    if (needsObject) o.entities.entity(object!);
+    if (needsUser) o.entities.user(user!);
+    return o;
   }
 
   private validateUser(ts: TypeSystem, user: string, kind: Kind): void {
@@ -211,5 +232,13 @@ export class Engine {
       overlay.add(t);
     }
     return overlay;
+  }
+}
+
+/** Fails with a validation error (not a TypeError) when a field is not a string. */
+function requireStrings<T extends object>(req: T, fields: Array<keyof T & string>): void {
+  if (typeof req !== "object" || req === null) throw new TenetError("validation_error", "request must be an object");
+  for (const f of fields) {
+    if (typeof req[f] !== "string") throw new TenetError("validation_error", `${f} must be a string`);
   }
 }

@@ -117,6 +117,7 @@ export class Resolver {
   check(obj: number, rel: BoundRelation): Outcome {
     const s = this.subject;
     if (s.kind === SUBJECT_USERSET && s.usObject === obj && s.usRelation === rel.relId && obj >= 0) {
+      // (The engine interns unknown objects per request, so ids are never -1 here.)
       if (this.explain) this.why = { object: this.ent.string(obj), relation: rel.def.name, rule: "self" };
       return TRUE;
     }
@@ -136,7 +137,7 @@ export class Resolver {
       return this.fail(new TenetError("resolution_too_complex", `resolution too complex: more than ${this.maxDispatches} sub-problems`));
     }
     const s = this.subject;
-    if (s.kind === SUBJECT_USERSET && s.usObject === obj && s.usRelation === rel.relId) {
+    if (s.kind === SUBJECT_USERSET && s.usObject === obj && s.usRelation === rel.relId && obj >= 0) {
       if (this.explain) this.why = { object: this.ent.string(obj), relation: rel.def.name, rule: "self" };
       return TRUE;
     }

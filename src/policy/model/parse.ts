@@ -116,6 +116,9 @@ export function parseJson(input: unknown): AuthorizationModel {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new TenetError("invalid_model", "model must be a JSON object with schema_version and type_definitions");
   }
+  if (typeof input !== "string" && JSON.stringify(value).length > MAX_MODEL_BYTES) {
+    throw new TenetError("invalid_model", `model is larger than ${MAX_MODEL_BYTES} bytes`);
+  }
   const m = value as Partial<AuthorizationModel>;
   if (m.schema_version !== "1.1") {
     throw new TenetError("invalid_model", `unsupported schema_version ${JSON.stringify(m.schema_version)}: only 1.1 is supported`);
@@ -123,6 +126,14 @@ export function parseJson(input: unknown): AuthorizationModel {
   if (!Array.isArray(m.type_definitions)) {
     throw new TenetError("invalid_model", "model.type_definitions must be an array");
   }
+  m.type_definitions.forEach((td, i) => {
+    if (typeof td !== "object" || td === null || typeof td.type !== "string" || !/^[^:#@\s*]{1,254}$/.test(td.type)) {
+      throw new TenetError("invalid_model", `type_definitions[${i}].type must be a type name`, { details: [{ where: `type_definitions[${i}]`, message: "type must be a non-empty name" }] });
+    }
+    if (td.relations !== undefined && (typeof td.relations !== "object" || td.relations === null || Array.isArray(td.relations))) {
+      throw new TenetError("invalid_model", `type '${td.type}': relations must be an object`);
+    }
+  });
   const model: AuthorizationModel = {
     schema_version: "1.1",
     type_definitions: m.type_definitions,

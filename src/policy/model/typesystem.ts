@@ -100,6 +100,18 @@ export class TypeSystem {
       }
       types.set(td.type, { name: td.type, relations });
     }
+    // Models also come back from storage: check every reference again rather than trust it.
+    for (const t of types.values()) {
+      for (const r of t.relations.values()) {
+        for (const msg of danglingReferences(r.rewrite, t, types)) problems.push({ where: `${t.name}#${r.name}`, message: msg });
+        for (const ref of r.directTypes) {
+          if (!types.has(ref.type)) problems.push({ where: `${t.name}#${r.name}`, message: `type '${ref.type}' is not defined` });
+          else if (ref.relation && !types.get(ref.type)!.relations.has(ref.relation)) {
+            problems.push({ where: `${t.name}#${r.name}`, message: `relation '${ref.type}#${ref.relation}' is not defined` });
+          }
+        }
+      }
+    }
     if (problems.length) {
       const code = problems.some((p) => p.where?.startsWith("condition")) ? "invalid_condition" : "invalid_model";
       throw new TenetError(code, `invalid model: ${problems.map((p) => `${p.where}: ${p.message}`).join("; ")}`, { details: problems });
@@ -113,5 +125,21 @@ export class TypeSystem {
 
   hasType(type: string): boolean {
     return this.types.has(type);
+  }
+}
+
+function danglingReferences(rw: Rewrite, t: TypeDef, types: Map<string, TypeDef>): string[] {
+  switch (rw.kind) {
+    case "this":
+      return [];
+    case "computed":
+      return t.relations.has(rw.relation) ? [] : [`relation '${t.name}#${rw.relation}' is not defined`];
+    case "ttu":
+      return t.relations.has(rw.tupleset) ? [] : [`tupleset relation '${t.name}#${rw.tupleset}' is not defined`];
+    case "union":
+    case "intersection":
+      return rw.children.flatMap((c) => danglingReferences(c, t, types));
+    case "difference":
+      return [...danglingReferences(rw.base, t, types), ...danglingReferences(rw.subtract, t, types)];
   }
 }
