@@ -4,7 +4,7 @@
  */
 import type { CompiledCondition } from "../conditions/condition.js";
 import type { RelationDef, Rewrite, TypeSystem } from "../model/typesystem.js";
-import type { TupleIndex } from "./tuple-index.js";
+import type { Slot, TupleIndex } from "./tuple-index.js";
 
 /** Which conditions a direct type restriction allows: `plain` means "without a condition". */
 export interface Allow {
@@ -27,6 +27,10 @@ export interface BoundRelation {
   rewrite: BoundRewrite;
   /** Keyed by allowKey*(): which subjects may appear directly. */
   readonly allow: Map<number, Allow>;
+  /** The store index's tuples of this type#relation. */
+  readonly slot: Slot;
+  /** Sequence number within the model (small: used in per-request memo keys). */
+  readonly seq: number;
 }
 
 export const plainKey = (typeId: number): number => typeId * 2;
@@ -37,6 +41,8 @@ export class BoundModel {
   /** typeId → relId → relation. */
   private readonly byType: Array<Array<BoundRelation | undefined> | undefined> = [];
   readonly conditions: ReadonlyMap<string, CompiledCondition>;
+  /** Number of relations in the model: the stride of per-request memo keys. */
+  relationCount = 0;
 
   constructor(
     readonly ts: TypeSystem,
@@ -64,11 +70,12 @@ export class BoundModel {
           if (ref.condition) (a.conditions ??= new Set()).add(ref.condition);
           else a.plain = true;
         }
-        const br: BoundRelation = { def: r, typeId, relId, rewrite: { k: 0 }, allow };
+        const br: BoundRelation = { def: r, typeId, relId, rewrite: { k: 0 }, allow, slot: index.slot(typeId, relId), seq: all.length };
         rels[relId] = br;
         all.push(br);
       }
     }
+    this.relationCount = all.length;
     // Rewrites refer to other relations, so bind them once every relation exists.
     for (const br of all) br.rewrite = this.bind(br.def.rewrite, br.typeId);
   }
@@ -98,6 +105,10 @@ export class BoundModel {
 
   relation(typeId: number, relId: number): BoundRelation | undefined {
     return this.byType[typeId]?.[relId];
+  }
+
+  hasTypeId(typeId: number): boolean {
+    return this.byType[typeId] !== undefined;
   }
 
   relationByName(type: string, relation: string): BoundRelation | undefined {

@@ -11,7 +11,7 @@ import { BoundModel } from "./bound-model.js";
 import { expand, type UsersetTreeNode } from "./expand.js";
 import { listObjects } from "./list-objects.js";
 import { listUsers } from "./list-users.js";
-import { ERROR, Resolver, TRUE, type Why } from "./resolver.js";
+import { ERROR, type Outcome, Resolver, TRUE, type Why } from "./resolver.js";
 import { TupleIndex } from "./tuple-index.js";
 
 /** OpenFGA's limits on one request. */
@@ -89,6 +89,8 @@ export class Engine {
   check(ts: TypeSystem, req: CheckRequest): CheckResult {
     const model = this.bind(ts);
     requireStrings(req, ["object", "relation", "user"]);
+    const fast = this.fastCheck(model, req);
+    if (fast !== null) return fast;
     const obj = parseObject(req.object);
     const rel = model.relationByName(obj.type, req.relation);
     if (!ts.hasType(obj.type)) throw new TenetError("validation_error", `type '${obj.type}' is not defined in the model`);
@@ -97,7 +99,33 @@ export class Engine {
     const overlay = this.withEntities(this.overlay(ts, req.contextualTuples), req.object, req.user);
     const resolver = new Resolver(model, this.index, overlay, this.context(req.context), req.explain === true);
     resolver.setSubject(resolver.subjectFor(req.user));
-    const r = resolver.check(resolver.ent.lookup(req.object), rel);
+    return this.result(resolver, resolver.check(resolver.ent.lookup(req.object), rel));
+  }
+
+  /**
+   * The common case: no contextual tuples, and object and user already known to the index.
+   * Known strings were validated when their tuples were written, so the request needs no
+   * parsing: two look-ups find everything. Returns null to take the general path.
+   */
+  private fastCheck(model: BoundModel, req: CheckRequest): CheckResult | null {
+    if (req.contextualTuples !== undefined && req.contextualTuples !== null && (!Array.isArray(req.contextualTuples) || req.contextualTuples.length > 0)) return null;
+    const ent = this.index.entities;
+    const objId = ent.lookup(req.object);
+    if (objId < 0 || ent.usersetObjectOf(objId) >= 0 || ent.isWildcard(objId)) return null;
+    const userId = ent.lookup(req.user);
+    if (userId < 0) return null;
+    const relId = ent.relations.lookup(req.relation);
+    const rel = relId < 0 ? undefined : model.relation(ent.typeOf(objId), relId);
+    if (rel === undefined) return null;
+    const userType = ent.typeOf(userId);
+    if (!model.hasTypeId(userType)) return null;
+    if (ent.usersetObjectOf(userId) >= 0 && model.relation(userType, ent.usersetRelationOf(userId)) === undefined) return null;
+    const resolver = new Resolver(model, this.index, null, this.context(req.context), req.explain === true);
+    resolver.setSubject(resolver.subjectOf(userId));
+    return this.result(resolver, resolver.check(objId, rel));
+  }
+
+  private result(resolver: Resolver, r: Outcome): CheckResult {
     if (r === ERROR && resolver.error) throw resolver.error;
     const result: CheckResult = { allowed: r === TRUE };
     if (r === TRUE && resolver.why) result.why = resolver.why;

@@ -7,7 +7,7 @@
 import type { BoundModel, BoundRelation, BoundRewrite } from "./bound-model.js";
 import type { Bucket } from "./bucket.js";
 import type { EntityTable } from "./entity-table.js";
-import type { TupleIndex } from "./tuple-index.js";
+import { decodeSubject, type TupleIndex } from "./tuple-index.js";
 
 export interface UsersetTreeNode {
   name: string;
@@ -24,8 +24,8 @@ function strings(ent: EntityTable, ...buckets: Array<Bucket | undefined>): strin
   const out: string[] = [];
   for (const b of buckets) {
     if (b === undefined) continue;
-    if (typeof b === "number") out.push(ent.string(b));
-    else for (const id of b) out.push(ent.string(id));
+    if (typeof b === "number") out.push(ent.string(decodeSubject(b)));
+    else for (const id of b) out.push(ent.string(decodeSubject(id)));
   }
   return out;
 }
@@ -36,13 +36,15 @@ export function expand(model: BoundModel, base: TupleIndex, overlay: TupleIndex 
   const node = (rw: BoundRewrite): UsersetTreeNode => {
     switch (rw.k) {
       case 0: {
-        const users = obj < 0 ? [] : strings(ent, base.subjects(rel.relId, obj), base.usersets(rel.relId, obj), overlay?.subjects(rel.relId, obj), overlay?.usersets(rel.relId, obj));
+        const o = overlay?.peek(rel.typeId, rel.relId);
+        const users = obj < 0 ? [] : strings(ent, rel.slot.forward.get(obj), rel.slot.usersets.get(obj), o?.forward.get(obj), o?.usersets.get(obj));
         return { name, leaf: { users: { users: [...new Set(users)].sort() } } };
       }
       case 1:
         return { name, leaf: { computed: { userset: `${objText}#${rw.relation.def.name}` } } };
       case 2: {
-        const parents = obj < 0 ? [] : strings(ent, base.subjects(rw.tupleset.relId, obj), overlay?.subjects(rw.tupleset.relId, obj));
+        const o = overlay?.peek(rw.tupleset.typeId, rw.tupleset.relId);
+        const parents = obj < 0 ? [] : strings(ent, rw.tupleset.slot.forward.get(obj), o?.forward.get(obj));
         const computedName = ent.relations.name(rw.computedRelId);
         const computed = [...new Set(parents)]
           .filter((p) => model.relation(ent.typeOf(ent.lookup(p)), rw.computedRelId) !== undefined)

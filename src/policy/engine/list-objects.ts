@@ -6,9 +6,9 @@
  * Work is proportional to what the user can reach, not to the number of objects.
  */
 import type { BoundModel, BoundRelation, BoundRewrite } from "./bound-model.js";
-import { type Bucket } from "./bucket.js";
+import type { Bucket } from "./bucket.js";
 import { type Resolver, type Subject, SUBJECT_OBJECT, SUBJECT_USERSET, TRUE, ERROR } from "./resolver.js";
-import type { TupleIndex } from "./tuple-index.js";
+import { decodeSubject, type RevBucket, type TupleIndex } from "./tuple-index.js";
 
 const REL_STRIDE = 4096;
 
@@ -66,7 +66,7 @@ function reverseEdges(model: BoundModel): ReverseEdges {
   return e;
 }
 
-function forEachId(b: Bucket | undefined, fn: (id: number) => void): void {
+function forEachId(b: Bucket | RevBucket | undefined, fn: (id: number) => void): void {
   if (b === undefined) return;
   if (typeof b === "number") fn(b);
   else for (const id of b) fn(id);
@@ -104,24 +104,23 @@ export function listObjects(
       candidates.push(obj);
     }
   };
+  const slots = [...base.allSlots()];
+  const overlaySlots = overlay ? [...overlay.allSlots()] : [];
   const fromSubject = (subj: number): void => {
-    for (const relId of edges.relIds) {
-      forEachId(base.objects(relId, subj), (o) => push(o, relId));
-      if (overlay) forEachId(overlay.objects(relId, subj), (o) => push(o, relId));
-    }
+    for (const slot of slots) forEachId(slot.reverse.get(subj), (o) => push(o, slot.relId));
+    for (const slot of overlaySlots) forEachId(slot.reverse.get(subj), (o) => push(o, slot.relId));
   };
 
   if (subject.id >= 0) fromSubject(subject.id);
   if (subject.kind === SUBJECT_OBJECT && subject.wildcardId >= 0) fromSubject(subject.wildcardId);
   if (subject.kind === SUBJECT_USERSET && subject.usObject >= 0) push(subject.usObject, subject.usRelation);
 
-  const relNames = ent.relations;
   while (queue.length > 0) {
     const relId = queue.pop()!;
     const obj = queue.pop()!;
     const typeId = ent.typeOf(obj);
     // Tuples whose subject is the userset obj#rel.
-    const us = ent.lookup(`${ent.string(obj)}#${relNames.name(relId)}`);
+    const us = ent.usersetIdOf(obj, relId);
     if (us >= 0) fromSubject(us);
     const parents = edges.computedParents.get(typeId * REL_STRIDE + relId);
     if (parents) for (const p of parents) push(obj, p);
@@ -131,8 +130,8 @@ export function listObjects(
         const visit = (o: number): void => {
           if (ent.typeOf(o) === t.typeId) push(o, t.relId);
         };
-        forEachId(base.objects(t.tuplesetRelId, obj), visit);
-        if (overlay) forEachId(overlay.objects(t.tuplesetRelId, obj), visit);
+        forEachId(base.peek(t.typeId, t.tuplesetRelId)?.reverse.get(obj), visit);
+        if (overlay) forEachId(overlay.peek(t.typeId, t.tuplesetRelId)?.reverse.get(obj), visit);
       }
     }
   }

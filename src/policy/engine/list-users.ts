@@ -8,7 +8,7 @@ import { TenetError } from "../../errors.js";
 import type { BoundRelation, BoundRewrite } from "./bound-model.js";
 import type { Bucket } from "./bucket.js";
 import { MAX_DEPTH, type Resolver, TRUE, ERROR } from "./resolver.js";
-import type { TupleIndex } from "./tuple-index.js";
+import { decodeSubject, type TupleIndex } from "./tuple-index.js";
 
 const REL_STRIDE = 4096;
 
@@ -40,9 +40,11 @@ export function listUsers(
   const candidates = new Set<number>();
   const selfCandidates: string[] = [];
 
-  const subjectsOf = (relId: number, o: number, fn: (id: number) => void, usersets: boolean): void => {
-    forEachId(usersets ? base.usersets(relId, o) : base.subjects(relId, o), fn);
-    if (overlay) forEachId(usersets ? overlay.usersets(relId, o) : overlay.subjects(relId, o), fn);
+  const subjectsOf = (r: BoundRelation, o: number, fn: (id: number) => void, usersets: boolean): void => {
+    const decoded = (e: number) => fn(decodeSubject(e));
+    forEachId((usersets ? r.slot.usersets : r.slot.forward).get(o), decoded);
+    const os = overlay?.peek(r.typeId, r.relId);
+    if (os) forEachId((usersets ? os.usersets : os.forward).get(o), decoded);
   };
 
   const visit = (o: number, r: BoundRelation, depth: number): void => {
@@ -62,11 +64,11 @@ export function listUsers(
     switch (rw.k) {
       case 0:
         if (filter.relId < 0) {
-          subjectsOf(r.relId, o, (s) => {
+          subjectsOf(r, o, (s) => {
             if (ent.typeOf(s) === filter.typeId) candidates.add(s);
           }, false);
         }
-        subjectsOf(r.relId, o, (us) => {
+        subjectsOf(r, o, (us) => {
           const typeId = ent.typeOf(us);
           const usRel = ent.usersetRelationOf(us);
           const target = model.relation(typeId, usRel);
@@ -77,7 +79,7 @@ export function listUsers(
         visit(o, rw.relation, depth + 1);
         return;
       case 2:
-        subjectsOf(rw.tupleset.relId, o, (p) => {
+        subjectsOf(rw.tupleset, o, (p) => {
           if (ent.isWildcard(p)) return;
           const target = model.relation(ent.typeOf(p), rw.computedRelId);
           if (target) visit(p, target, depth + 1);

@@ -6,15 +6,16 @@
  * false if any branch is false, an exclusion false if its base is false or its subtraction true;
  * otherwise an error (failed condition, depth exceeded) or a cycle wins over plain false. A cycle
  * that reaches the top is "not allowed". Sub-results are memoised per request by object#relation
- * (the subject is fixed for a resolver), and cycles are detected with the set of nodes on the
- * current path.
+ * (the subject is fixed for a resolver), and cycles are detected with the nodes on the current
+ * path. The hot path allocates nothing: the path is two small arrays scanned linearly (it is at
+ * most 25 deep) and the memo map is only created once a request fans out.
  */
 import { TenetError } from "../../errors.js";
 import type { TupleCondition } from "../tuples/tuple.js";
 import type { Bucket } from "./bucket.js";
 import { type BoundModel, type BoundRelation, type BoundRewrite, plainKey, usersetKey, wildcardKey } from "./bound-model.js";
 import type { EntityTable } from "./entity-table.js";
-import type { TupleIndex } from "./tuple-index.js";
+import type { Slot, TupleIndex } from "./tuple-index.js";
 
 export const FALSE = 0;
 export const TRUE = 1;
@@ -24,7 +25,8 @@ export type Outcome = 0 | 1 | 2 | 3;
 
 /** OpenFGA's default resolution depth limit (`--max-resolution-depth`). */
 export const MAX_DEPTH = 25;
-const REL_STRIDE = 4096;
+/** Dispatches before the memo map is worth creating. */
+const MEMO_AFTER = 8;
 
 export const SUBJECT_OBJECT = 0;
 export const SUBJECT_WILDCARD = 1;
@@ -40,8 +42,6 @@ export interface Subject {
   /** For usersets: the object's entity id and the relation id. */
   usObject: number;
   usRelation: number;
-  /** The user as the caller wrote it. */
-  text: string;
 }
 
 /** Why a check was allowed: the rewrite taken at each step and the tuple that granted it. */
@@ -58,20 +58,14 @@ function merge(a: Outcome, b: Outcome): Outcome {
   return a > b ? a : b;
 }
 
-const EMPTY: number[] = [];
-function ids(b: Bucket | undefined): number[] | readonly number[] {
-  if (b === undefined) return EMPTY;
-  if (typeof b === "number") return [b];
-  return Array.isArray(b) ? b : [...b];
-}
-
 export class Resolver {
   readonly ent: EntityTable;
   error: TenetError | null = null;
   why: Why | null = null;
   private memo: Map<number, Outcome> | null = null;
   private whyMemo: Map<number, Why | null> | null = null;
-  private visiting: Set<number> | null = null;
+  private readonly pathObj: number[] = [];
+  private readonly pathRel: BoundRelation[] = [];
   private subject!: Subject;
   /** Number of dispatches, to bound the work of one request (see maxDispatches). */
   dispatches = 0;
@@ -87,7 +81,7 @@ export class Resolver {
     this.ent = overlay ? overlay.entities : base.entities;
   }
 
-  /** Resolves `user` for the subject of the next checks (memo is kept while the subject stays). */
+  /** Sets the subject of the next checks (the memo is kept while the subject stays). */
   setSubject(subject: Subject): void {
     if (this.subject !== subject) {
       this.subject = subject;
@@ -96,21 +90,31 @@ export class Resolver {
     }
   }
 
+  /** Builds a Subject from an interned user id. */
+  subjectOf(id: number): Subject {
+    const ent = this.ent;
+    const typeId = ent.typeOf(id);
+    const usObject = ent.usersetObjectOf(id);
+    if (usObject >= 0) return { id, kind: SUBJECT_USERSET, typeId, wildcardId: -1, usObject, usRelation: ent.usersetRelationOf(id) };
+    if (ent.isWildcard(id)) return { id, kind: SUBJECT_WILDCARD, typeId, wildcardId: id, usObject: -1, usRelation: -1 };
+    return { id, kind: SUBJECT_OBJECT, typeId, wildcardId: ent.wildcardOf(typeId), usObject: -1, usRelation: -1 };
+  }
+
   /** Builds a Subject for a validated user string. */
   subjectFor(user: string): Subject {
     const ent = this.ent;
     const id = ent.lookup(user);
+    if (id >= 0) return this.subjectOf(id);
     const hash = user.indexOf("#");
     const colon = user.indexOf(":");
     const typeId = ent.types.lookup(user.slice(0, colon));
     if (hash >= 0) {
-      const objId = ent.lookup(user.slice(0, hash));
-      return { id, kind: SUBJECT_USERSET, typeId, wildcardId: -1, usObject: objId, usRelation: ent.relations.lookup(user.slice(hash + 1)), text: user };
+      return { id, kind: SUBJECT_USERSET, typeId, wildcardId: -1, usObject: ent.lookup(user.slice(0, hash)), usRelation: ent.relations.lookup(user.slice(hash + 1)) };
     }
     if (user.length === colon + 2 && user.charCodeAt(colon + 1) === 42) {
-      return { id, kind: SUBJECT_WILDCARD, typeId, wildcardId: id, usObject: -1, usRelation: -1, text: user };
+      return { id, kind: SUBJECT_WILDCARD, typeId, wildcardId: id, usObject: -1, usRelation: -1 };
     }
-    return { id, kind: SUBJECT_OBJECT, typeId, wildcardId: ent.lookup(`${user.slice(0, colon)}:*`), usObject: -1, usRelation: -1, text: user };
+    return { id, kind: SUBJECT_OBJECT, typeId, wildcardId: typeId >= 0 ? ent.wildcardOf(typeId) : -1, usObject: -1, usRelation: -1 };
   }
 
   /** Top-level check: does the subject have `rel` on `obj`? */
@@ -121,7 +125,12 @@ export class Resolver {
       if (this.explain) this.why = { object: this.ent.string(obj), relation: rel.def.name, rule: "self" };
       return TRUE;
     }
-    return this.rewrite(rel.rewrite, obj, rel, 0);
+    this.pathObj.push(obj);
+    this.pathRel.push(rel);
+    const r = this.rewrite(rel.rewrite, obj, rel, 0);
+    this.pathObj.pop();
+    this.pathRel.pop();
+    return r;
   }
 
   fail(err: TenetError): Outcome {
@@ -141,19 +150,28 @@ export class Resolver {
       if (this.explain) this.why = { object: this.ent.string(obj), relation: rel.def.name, rule: "self" };
       return TRUE;
     }
-    const key = obj * REL_STRIDE + rel.relId;
-    const memo = (this.memo ??= new Map());
-    const known = memo.get(key);
-    if (known !== undefined) {
-      if (this.explain) this.why = this.whyMemo?.get(key) ?? null;
-      return known;
+    let memo = this.memo;
+    let key = 0;
+    if (memo === null && this.dispatches > MEMO_AFTER) memo = this.memo = new Map();
+    if (memo !== null) {
+      key = obj * this.model.relationCount + rel.seq;
+      const known = memo.get(key);
+      if (known !== undefined) {
+        if (this.explain) this.why = this.whyMemo?.get(key) ?? null;
+        return known;
+      }
     }
-    const visiting = (this.visiting ??= new Set());
-    if (visiting.has(key)) return CYCLE;
-    visiting.add(key);
+    const pathObj = this.pathObj;
+    const pathRel = this.pathRel;
+    for (let i = pathObj.length - 1; i >= 0; i--) {
+      if (pathObj[i] === obj && pathRel[i] === rel) return CYCLE;
+    }
+    pathObj.push(obj);
+    pathRel.push(rel);
     const r = this.rewrite(rel.rewrite, obj, rel, depth);
-    visiting.delete(key);
-    if (r === TRUE || r === FALSE) {
+    pathObj.pop();
+    pathRel.pop();
+    if (memo !== null && (r === TRUE || r === FALSE)) {
       memo.set(key, r);
       if (this.explain) (this.whyMemo ??= new Map()).set(key, r === TRUE ? this.why : null);
     }
@@ -205,24 +223,15 @@ export class Resolver {
     }
   }
 
-  /** Looks up a direct tuple: undefined when absent, null when present without a condition. */
-  private hit(relId: number, obj: number, subj: number, userset: boolean): TupleCondition | null | undefined {
-    const base = this.base;
-    const b = userset ? base.usersets(relId, obj) : base.subjects(relId, obj);
-    if (b !== undefined && (b === subj || (typeof b !== "number" && (Array.isArray(b) ? b.includes(subj) : b.has(subj))))) {
-      return base.condition(relId, obj, subj) ?? null;
-    }
-    const o = this.overlay;
-    if (o === null) return undefined;
-    const ob = userset ? o.usersets(relId, obj) : o.subjects(relId, obj);
-    if (ob !== undefined && (ob === subj || (typeof ob !== "number" && (Array.isArray(ob) ? ob.includes(subj) : ob.has(subj))))) {
-      return o.condition(relId, obj, subj) ?? null;
-    }
-    return undefined;
-  }
-
-  private conditionOf(relId: number, obj: number, subj: number): TupleCondition | null {
-    return this.base.condition(relId, obj, subj) ?? this.overlay?.condition(relId, obj, subj) ?? null;
+  /**
+   * Looks up a direct tuple in the store's slot and the request's: undefined when absent, null
+   * when present without a condition, else its condition.
+   */
+  private hit(rel: BoundRelation, obj: number, subj: number, userset: boolean): TupleCondition | null | undefined {
+    const r = hitIn(rel.slot, obj, subj, userset);
+    if (r !== undefined || this.overlay === null) return r;
+    const o = this.overlay.peek(rel.typeId, rel.relId);
+    return o === undefined ? undefined : hitIn(o, obj, subj, userset);
   }
 
   /** Is a found tuple usable under the current type restrictions, and does its condition hold? */
@@ -243,11 +252,10 @@ export class Resolver {
 
   private direct(obj: number, rel: BoundRelation, depth: number): Outcome {
     const s = this.subject;
-    const relId = rel.relId;
     let res: Outcome = FALSE;
     if (s.kind === SUBJECT_USERSET) {
       if (s.id >= 0) {
-        const h = this.hit(relId, obj, s.id, true);
+        const h = this.hit(rel, obj, s.id, true);
         if (h !== undefined) {
           const r = this.admit(rel, usersetKey(s.typeId, s.usRelation), h);
           if (r === TRUE) return this.granted(obj, rel, "direct", s.id, h);
@@ -256,7 +264,7 @@ export class Resolver {
       }
     } else {
       if (s.id >= 0) {
-        const h = this.hit(relId, obj, s.id, false);
+        const h = this.hit(rel, obj, s.id, false);
         if (h !== undefined) {
           const r = this.admit(rel, s.kind === SUBJECT_WILDCARD ? wildcardKey(s.typeId) : plainKey(s.typeId), h);
           if (r === TRUE) return this.granted(obj, rel, s.kind === SUBJECT_WILDCARD ? "wildcard" : "direct", s.id, h);
@@ -264,7 +272,7 @@ export class Resolver {
         }
       }
       if (s.kind === SUBJECT_OBJECT && s.wildcardId >= 0) {
-        const h = this.hit(relId, obj, s.wildcardId, false);
+        const h = this.hit(rel, obj, s.wildcardId, false);
         if (h !== undefined) {
           const r = this.admit(rel, wildcardKey(s.typeId), h);
           if (r === TRUE) return this.granted(obj, rel, "wildcard", s.wildcardId, h);
@@ -272,13 +280,20 @@ export class Resolver {
         }
       }
     }
-    const ub = this.base.usersets(relId, obj);
-    if (ub !== undefined) res = merge(res, this.throughUsersets(ids(ub), obj, rel, depth));
-    if (res === TRUE) return TRUE;
+    const slot = rel.slot;
+    if (slot.usersets.size !== 0) {
+      const ub = slot.usersets.get(obj);
+      if (ub !== undefined) {
+        const r = this.throughUsersets(ub, slot, obj, rel, depth);
+        if (r === TRUE) return TRUE;
+        res = merge(res, r);
+      }
+    }
     if (this.overlay !== null) {
-      const ob = this.overlay.usersets(relId, obj);
+      const o = this.overlay.peek(rel.typeId, rel.relId);
+      const ob = o?.usersets.get(obj);
       if (ob !== undefined) {
-        const r = this.throughUsersets(ids(ob), obj, rel, depth);
+        const r = this.throughUsersets(ob, o!, obj, rel, depth);
         if (r === TRUE) return TRUE;
         res = merge(res, r);
       }
@@ -286,64 +301,67 @@ export class Resolver {
     return res;
   }
 
-  private throughUsersets(list: readonly number[], obj: number, rel: BoundRelation, depth: number): Outcome {
-    const ent = this.ent;
+  private throughUsersets(b: Bucket, slot: Slot, obj: number, rel: BoundRelation, depth: number): Outcome {
+    if (typeof b === "number") return this.throughUserset(b, slot, obj, rel, depth);
     let res: Outcome = FALSE;
-    for (let i = 0; i < list.length; i++) {
-      const us = list[i]!;
-      const typeId = ent.typeOf(us);
-      const usRel = ent.usersetRelationOf(us);
-      const ok = this.admit(rel, usersetKey(typeId, usRel), this.conditionOf(rel.relId, obj, us));
-      if (ok !== TRUE) {
-        res = merge(res, ok);
-        continue;
-      }
-      const target = this.model.relation(typeId, usRel);
-      if (target === undefined) continue;
-      const r = this.dispatch(ent.usersetObjectOf(us), target, depth + 1);
-      if (r === TRUE) {
-        if (this.explain) this.why = this.node(obj, rel, "userset", `${ent.string(obj)}#${rel.def.name}@${ent.string(us)}`, [this.why]);
-        return TRUE;
-      }
+    for (const e of b) {
+      const r = this.throughUserset(e, slot, obj, rel, depth);
+      if (r === TRUE) return TRUE;
       res = merge(res, r);
     }
     return res;
   }
 
+  private throughUserset(e: number, slot: Slot, obj: number, rel: BoundRelation, depth: number): Outcome {
+    const ent = this.ent;
+    const us = e >= 0 ? e : -e - 1;
+    const typeId = ent.typeOf(us);
+    const usRel = ent.usersetRelationOf(us);
+    const ok = this.admit(rel, usersetKey(typeId, usRel), e >= 0 ? null : slot.condition(obj, us) ?? null);
+    if (ok !== TRUE) return ok;
+    const target = this.model.relation(typeId, usRel);
+    if (target === undefined) return FALSE;
+    const r = this.dispatch(ent.usersetObjectOf(us), target, depth + 1);
+    if (r === TRUE && this.explain) this.why = this.node(obj, rel, "userset", `${ent.string(obj)}#${rel.def.name}@${ent.string(us)}`, [this.why]);
+    return r;
+  }
+
   private tupleToUserset(ts: BoundRelation, computedRelId: number, obj: number, rel: BoundRelation, depth: number): Outcome {
-    let res = this.ttuOver(this.base.subjects(ts.relId, obj), ts, computedRelId, obj, rel, depth);
+    const b = ts.slot.forward.get(obj);
+    let res: Outcome = b === undefined ? FALSE : this.ttuOver(b, ts.slot, ts, computedRelId, obj, rel, depth);
     if (res === TRUE || this.overlay === null) return res;
-    const r = this.ttuOver(this.overlay.subjects(ts.relId, obj), ts, computedRelId, obj, rel, depth);
+    const o = this.overlay.peek(ts.typeId, ts.relId);
+    const ob = o?.forward.get(obj);
+    if (ob === undefined) return res;
+    const r = this.ttuOver(ob, o!, ts, computedRelId, obj, rel, depth);
     if (r === TRUE) return TRUE;
     res = merge(res, r);
     return res;
   }
 
-  private ttuOver(b: Bucket | undefined, ts: BoundRelation, computedRelId: number, obj: number, rel: BoundRelation, depth: number): Outcome {
-    if (b === undefined) return FALSE;
-    const ent = this.ent;
-    const list = ids(b);
+  private ttuOver(b: Bucket, slot: Slot, ts: BoundRelation, computedRelId: number, obj: number, rel: BoundRelation, depth: number): Outcome {
+    if (typeof b === "number") return this.ttuOne(b, slot, ts, computedRelId, obj, rel, depth);
     let res: Outcome = FALSE;
-    for (let i = 0; i < list.length; i++) {
-      const parent = list[i]!;
-      if (ent.isWildcard(parent)) continue;
-      const typeId = ent.typeOf(parent);
-      const cond = this.conditionOf(ts.relId, obj, parent);
-      const ok = this.admit(ts, plainKey(typeId), cond);
-      if (ok !== TRUE) {
-        res = merge(res, ok);
-        continue;
-      }
-      const target = this.model.relation(typeId, computedRelId);
-      if (target === undefined) continue;
-      const r = this.dispatch(parent, target, depth + 1);
-      if (r === TRUE) {
-        if (this.explain) this.why = this.node(obj, rel, "tuple_to_userset", `${ent.string(obj)}#${ts.def.name}@${ent.string(parent)}`, [this.why]);
-        return TRUE;
-      }
+    for (const e of b) {
+      const r = this.ttuOne(e, slot, ts, computedRelId, obj, rel, depth);
+      if (r === TRUE) return TRUE;
       res = merge(res, r);
     }
     return res;
+  }
+
+  private ttuOne(e: number, slot: Slot, ts: BoundRelation, computedRelId: number, obj: number, rel: BoundRelation, depth: number): Outcome {
+    const ent = this.ent;
+    const parent = e >= 0 ? e : -e - 1;
+    if (ent.isWildcard(parent)) return FALSE;
+    const typeId = ent.typeOf(parent);
+    const ok = this.admit(ts, plainKey(typeId), e >= 0 ? null : slot.condition(obj, parent) ?? null);
+    if (ok !== TRUE) return ok;
+    const target = this.model.relation(typeId, computedRelId);
+    if (target === undefined) return FALSE;
+    const r = this.dispatch(parent, target, depth + 1);
+    if (r === TRUE && this.explain) this.why = this.node(obj, rel, "tuple_to_userset", `${ent.string(obj)}#${ts.def.name}@${ent.string(parent)}`, [this.why]);
+    return r;
   }
 
   private granted(obj: number, rel: BoundRelation, rule: Why["rule"], subj: number, cond: TupleCondition | null): Outcome {
@@ -362,4 +380,23 @@ export class Resolver {
     if (b && b.length) w.because = b;
     return w;
   }
+}
+
+function hitIn(slot: Slot, obj: number, subj: number, userset: boolean): TupleCondition | null | undefined {
+  const b = (userset ? slot.usersets : slot.forward).get(obj);
+  if (b === undefined) return undefined;
+  const neg = -subj - 1;
+  if (typeof b === "number") {
+    if (b === subj) return null;
+    if (b === neg) return slot.condition(obj, subj) ?? null;
+    return undefined;
+  }
+  if (Array.isArray(b)) {
+    if (b.includes(subj)) return null;
+    if (b.includes(neg)) return slot.condition(obj, subj) ?? null;
+    return undefined;
+  }
+  if (b.has(subj)) return null;
+  if (b.has(neg)) return slot.condition(obj, subj) ?? null;
+  return undefined;
 }

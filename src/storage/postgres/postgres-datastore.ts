@@ -1,0 +1,453 @@
+/**
+ * The PostgreSQL Datastore (node-postgres Pool), for scale-out: any number of Tenet replicas
+ * share one database.
+ *
+ * A tuple write is one transaction that first increments `stores.revision` (UPDATE ...
+ * RETURNING). That takes the store row's lock, so concurrent writers to one store, from any
+ * replica, are serialised and revisions have no gaps; writers to different stores do not wait
+ * for each other. Deletes and writes are one set-based statement each (unnest of arrays) that
+ * also appends the change-log rows, so a batch of 100 tuples costs five round trips.
+ */
+import { Pool, type PoolClient, type PoolConfig, type QueryConfig, type QueryResult, type QueryResultRow } from "pg";
+import { TenetError } from "../../errors.js";
+import type { AuthorizationModel } from "../../policy/model/types.js";
+import type { TupleKey, TupleKeyWithoutCondition } from "../../policy/tuples/tuple.js";
+import { ulid } from "../../util/ulid.js";
+import { StorageError } from "../errors.js";
+import {
+  type Datastore,
+  type ModelRecord,
+  type Page,
+  type PageRequest,
+  type StoreRecord,
+  type TupleChange,
+  type TupleFilter,
+  type TupleRecord,
+  TupleWriteConflict,
+} from "../interfaces.js";
+import { pageSize } from "../paging.js";
+import { decodeKeyset, encodeKeyset, tupleQuery } from "./keyset.js";
+import { migratePostgres } from "./migrate.js";
+
+export interface PostgresOptions {
+  /** `postgres://user:password@host:port/database?...` */
+  connectionString: string;
+  /** Use this schema (it must exist) instead of the connection's default search_path. */
+  schema?: string;
+  /** Connections in the pool (default 10). */
+  poolSize?: number;
+  /** Give up connecting after this many ms (default 10,000). */
+  connectTimeoutMs?: number;
+  /** Tuples fetched per round trip while streaming allTuples (default 10,000). */
+  allTuplesBatchSize?: number;
+}
+
+interface StoreRow {
+  id: string;
+  name: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface ModelRow {
+  id: string;
+  store_id: string;
+  model: AuthorizationModel;
+  created_at: Date;
+}
+
+interface TupleRow {
+  object: string;
+  relation: string;
+  subject: string;
+  condition_name: string | null;
+  condition_context: Record<string, unknown> | null;
+}
+
+interface TupleRecordRow extends TupleRow {
+  revision: string;
+  written_at: Date;
+}
+
+interface ChangeRow extends TupleRow {
+  revision: string;
+  operation: "write" | "delete";
+  changed_at: Date;
+}
+
+interface KeyRow {
+  object: string;
+  relation: string;
+  subject: string;
+}
+
+const TUPLE_COLUMNS = "object, relation, subject, condition_name, condition_context";
+const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+const SQL = {
+  storeExists: "SELECT 1 FROM stores WHERE id = $1",
+  insertStore: "INSERT INTO stores (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
+  getStore: "SELECT id, name, created_at, updated_at FROM stores WHERE id = $1",
+  listStores: "SELECT id, name, created_at, updated_at FROM stores WHERE id > $1 ORDER BY id LIMIT $2",
+  deleteStore: "DELETE FROM stores WHERE id = $1",
+  insertModel: "INSERT INTO models (store_id, id, model, created_at) SELECT $1, $2, $3::json, $4 WHERE EXISTS (SELECT 1 FROM stores WHERE id = $1)",
+  getModel: "SELECT store_id, id, model, created_at FROM models WHERE store_id = $1 AND id = $2",
+  latestModel: "SELECT store_id, id, model, created_at FROM models WHERE store_id = $1 ORDER BY id DESC LIMIT 1",
+  listModels: "SELECT store_id, id, model, created_at FROM models WHERE store_id = $1 AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
+  revision: "SELECT revision FROM stores WHERE id = $1",
+  bumpRevision: "UPDATE stores SET revision = revision + 1 WHERE id = $1 RETURNING revision",
+  // Deletes the batch and logs each deleted tuple (with the condition it had), in input order.
+  deleteTuples: `
+    WITH d AS (
+      DELETE FROM tuples t
+      USING unnest($3::text[], $4::text[], $5::text[]) WITH ORDINALITY AS k(object, relation, subject, ord)
+      WHERE t.store_id = $1 AND t.object = k.object AND t.relation = k.relation AND t.subject = k.subject
+      RETURNING k.ord, t.object, t.relation, t.subject, t.condition_name, t.condition_context
+    )
+    INSERT INTO changelog (store_id, revision, operation, ${TUPLE_COLUMNS}, changed_at)
+    SELECT $1, $2, 'delete', ${TUPLE_COLUMNS}, $6 FROM d ORDER BY ord
+    RETURNING object, relation, subject`,
+  // Inserts the batch, skipping tuples that exist, and logs each inserted tuple.
+  insertTuples: `
+    WITH w AS (
+      INSERT INTO tuples (store_id, ${TUPLE_COLUMNS}, revision, written_at)
+      SELECT $1, k.object, k.relation, k.subject, k.condition_name, k.condition_context::json, $2, $8
+      FROM unnest($3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY
+        AS k(object, relation, subject, condition_name, condition_context, ord)
+      ORDER BY k.ord
+      ON CONFLICT DO NOTHING
+      RETURNING ${TUPLE_COLUMNS}
+    )
+    INSERT INTO changelog (store_id, revision, operation, ${TUPLE_COLUMNS}, changed_at)
+    SELECT $1, $2, 'write', ${TUPLE_COLUMNS}, $8 FROM w
+    RETURNING object, relation, subject`,
+  changes: `SELECT revision, operation, ${TUPLE_COLUMNS}, changed_at FROM changelog
+    WHERE store_id = $1 AND revision > $2 AND ($3::text IS NULL OR (object >= $3 AND object < $4))
+    ORDER BY revision, id LIMIT $5`,
+} as const;
+
+function tupleKey(r: TupleRow): TupleKey {
+  const key: TupleKey = { object: r.object, relation: r.relation, user: r.subject };
+  if (r.condition_name !== null) key.condition = r.condition_context === null ? { name: r.condition_name } : { name: r.condition_name, context: r.condition_context };
+  return key;
+}
+
+function storeRecord(r: StoreRow): StoreRecord {
+  return { id: r.id, name: r.name, createdAt: r.created_at.toISOString(), updatedAt: r.updated_at.toISOString() };
+}
+
+function modelRecord(r: ModelRow): ModelRecord {
+  return { id: r.id, storeId: r.store_id, model: r.model, createdAt: r.created_at.toISOString() };
+}
+
+function storeNotFound(id: string): TenetError {
+  return new TenetError("store_not_found", `store '${id}' not found`);
+}
+
+const keyString = (k: { object: string; relation: string; subject: string }): string => `${k.object}#${k.relation}@${k.subject}`;
+
+/** Where the database is, for messages: host, port and database, never the password. */
+export function describeTarget(connectionString: string): string {
+  try {
+    const u = new URL(connectionString);
+    return `${u.hostname || "localhost"}:${u.port || "5432"}${u.pathname}`;
+  } catch {
+    return "the configured PostgreSQL server";
+  }
+}
+
+const UNAVAILABLE_NET = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE"]);
+
+/**
+ * Turns failures of the database (unreachable, refusing writes, damaged) into StorageErrors and
+ * text PostgreSQL cannot store into a validation error; passes anything else through.
+ */
+export function classifyPostgresError(err: unknown, target: string): unknown {
+  if (err instanceof StorageError || err instanceof TenetError || err instanceof TupleWriteConflict) return err;
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (typeof code === "string") {
+    // 22021: a NUL character or invalid UTF-8 in text; 22P05: not representable in the encoding.
+    if (code === "22021" || code === "22P05") {
+      return new TenetError("validation_error", "text must not contain NUL characters or characters the database cannot store", { cause: err });
+    }
+    if (UNAVAILABLE_NET.has(code) || code.startsWith("08") || code.startsWith("28") || code.startsWith("57P") || code === "3D000" || code === "53300") {
+      return new StorageError("unavailable", `PostgreSQL at ${target} is unavailable: ${message}`, { cause: err });
+    }
+    // 25006 read-only transaction (a standby), 42501 insufficient privilege, 53100 disk full.
+    if (code === "25006" || code === "42501" || code === "53100") {
+      return new StorageError("not_writable", `PostgreSQL at ${target} refuses writes: ${message}`, { cause: err });
+    }
+    if (code === "XX001" || code === "XX002") return new StorageError("corrupt", `PostgreSQL at ${target} reports damaged data: ${message}`, { cause: err });
+  }
+  if (/Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error/i.test(message)) {
+    return new StorageError("unavailable", `PostgreSQL at ${target} is unavailable: ${message}`, { cause: err });
+  }
+  return err;
+}
+
+export class PostgresDatastore implements Datastore {
+  readonly kind = "postgres" as const;
+  private readonly batchSize: number;
+
+  /**
+   * Connects and brings the schema up to date. Throws a StorageError when the server cannot be
+   * reached, refuses writes, or has a schema migrated by a newer Tenet.
+   */
+  static async open(opts: PostgresOptions): Promise<PostgresDatastore> {
+    if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) {
+      throw new TypeError("schema must be a plain identifier (letters, digits, underscore)");
+    }
+    const batchSize = opts.allTuplesBatchSize ?? 10_000;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new TypeError("allTuplesBatchSize must be a positive integer");
+    const target = describeTarget(opts.connectionString);
+    const config: PoolConfig = {
+      connectionString: opts.connectionString,
+      max: opts.poolSize ?? 10,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? 10_000,
+      application_name: "tenet",
+    };
+    if (opts.schema !== undefined) config.options = `-c search_path=${opts.schema}`;
+    const pool = new Pool(config);
+    // An idle connection that breaks (server restart) is dropped by the pool and replaced on the
+    // next query; without a listener the 'error' event would crash the process.
+    pool.on("error", () => undefined);
+    let applied: number[];
+    try {
+      applied = await migratePostgres(pool);
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw classifyPostgresError(err, target);
+    }
+    return new PostgresDatastore(pool, target, applied, batchSize);
+  }
+
+  private constructor(
+    private readonly pool: Pool,
+    private readonly target: string,
+    /** Migration versions this open applied (empty when the schema was already current). */
+    readonly migrationsApplied: readonly number[],
+    batchSize: number,
+  ) {
+    this.batchSize = batchSize;
+  }
+
+  /** A query on any pooled connection, as a named (server-side prepared) statement. */
+  private async query<R extends QueryResultRow>(name: string, text: string, values: unknown[]): Promise<QueryResult<R>> {
+    try {
+      return await this.pool.query<R>({ name: `tenet_${name}`, text, values } satisfies QueryConfig);
+    } catch (err) {
+      throw classifyPostgresError(err, this.target);
+    }
+  }
+
+  /** Runs `fn` in one transaction on one connection; any error rolls it back. */
+  private async transaction<T>(begin: string, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+    let c: PoolClient;
+    try {
+      c = await this.pool.connect();
+    } catch (err) {
+      throw classifyPostgresError(err, this.target);
+    }
+    let broken: Error | undefined;
+    try {
+      await c.query(begin);
+      const result = await fn(c);
+      await c.query("COMMIT");
+      return result;
+    } catch (err) {
+      await c.query("ROLLBACK").catch((e: Error) => {
+        broken = e;
+      });
+      throw classifyPostgresError(err, this.target);
+    } finally {
+      // A connection that could not roll back is closed rather than returned to the pool.
+      c.release(broken);
+    }
+  }
+
+  private async requireStore(id: string, c?: PoolClient): Promise<void> {
+    const r = c ? await c.query({ name: "tenet_store_exists", text: SQL.storeExists, values: [id] }) : await this.query("store_exists", SQL.storeExists, [id]);
+    if (r.rowCount === 0) throw storeNotFound(id);
+  }
+
+  // ---- stores ----
+  async createStore(name: string): Promise<StoreRecord> {
+    const now = new Date().toISOString();
+    const record: StoreRecord = { id: ulid(), name, createdAt: now, updatedAt: now };
+    await this.query("insert_store", SQL.insertStore, [record.id, name, now]);
+    return record;
+  }
+
+  async getStore(id: string): Promise<StoreRecord | undefined> {
+    const r = await this.query<StoreRow>("get_store", SQL.getStore, [id]);
+    const row = r.rows[0];
+    return row ? storeRecord(row) : undefined;
+  }
+
+  async listStores(page?: PageRequest): Promise<Page<StoreRecord>> {
+    const size = pageSize(page);
+    const after = decodeKeyset("store", 1, page?.continuationToken);
+    const r = await this.query<StoreRow>("list_stores", SQL.listStores, [after?.[0] ?? "", size + 1]);
+    return this.page(r.rows.map(storeRecord), size, (s) => encodeKeyset("store", [s.id]));
+  }
+
+  async deleteStore(id: string): Promise<boolean> {
+    // Models, tuples and changes go with it (ON DELETE CASCADE), in the same statement.
+    const r = await this.query("delete_store", SQL.deleteStore, [id]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  // ---- models ----
+  async writeModel(storeId: string, model: AuthorizationModel): Promise<ModelRecord> {
+    const json = JSON.stringify(model);
+    const rec: ModelRecord = { id: ulid(), storeId, model: JSON.parse(json) as AuthorizationModel, createdAt: new Date().toISOString() };
+    const r = await this.query("insert_model", SQL.insertModel, [storeId, rec.id, json, rec.createdAt]);
+    if (r.rowCount === 0) throw storeNotFound(storeId);
+    return rec;
+  }
+
+  async getModel(storeId: string, id: string): Promise<ModelRecord | undefined> {
+    const row = (await this.query<ModelRow>("get_model", SQL.getModel, [storeId, id])).rows[0];
+    if (row) return modelRecord(row);
+    await this.requireStore(storeId);
+    return undefined;
+  }
+
+  async latestModel(storeId: string): Promise<ModelRecord | undefined> {
+    const row = (await this.query<ModelRow>("latest_model", SQL.latestModel, [storeId])).rows[0];
+    if (row) return modelRecord(row);
+    await this.requireStore(storeId);
+    return undefined;
+  }
+
+  async listModels(storeId: string, page?: PageRequest): Promise<Page<ModelRecord>> {
+    await this.requireStore(storeId);
+    const size = pageSize(page);
+    const before = decodeKeyset("model", 1, page?.continuationToken);
+    const r = await this.query<ModelRow>("list_models", SQL.listModels, [storeId, before?.[0] ?? null, size + 1]);
+    return this.page(r.rows.map(modelRecord), size, (m) => encodeKeyset("model", [m.id]));
+  }
+
+  // ---- tuples ----
+  async writeTuples(storeId: string, deletes: TupleKeyWithoutCondition[], writes: TupleKey[]): Promise<number> {
+    return this.transaction("BEGIN", async (c) => {
+      const bumped = await c.query<{ revision: string }>({ name: "tenet_bump_revision", text: SQL.bumpRevision, values: [storeId] });
+      const row = bumped.rows[0];
+      if (!row) throw storeNotFound(storeId);
+      const revision = Number(row.revision);
+      const now = new Date().toISOString();
+      if (deletes.length > 0) {
+        const r = await c.query<KeyRow>({
+          name: "tenet_delete_tuples",
+          text: SQL.deleteTuples,
+          values: [storeId, revision, deletes.map((d) => d.object), deletes.map((d) => d.relation), deletes.map((d) => d.user), now],
+        });
+        if (r.rows.length < deletes.length) {
+          const done = new Set(r.rows.map(keyString));
+          // A key missing from the result did not exist (or was named twice in this batch).
+          const missing = deletes.find((d) => !done.delete(keyString({ ...d, subject: d.user }))) ?? deletes[0]!;
+          throw new TupleWriteConflict("missing", { object: missing.object, relation: missing.relation, user: missing.user });
+        }
+      }
+      if (writes.length > 0) {
+        const r = await c.query<KeyRow>({
+          name: "tenet_insert_tuples",
+          text: SQL.insertTuples,
+          values: [
+            storeId,
+            revision,
+            writes.map((w) => w.object),
+            writes.map((w) => w.relation),
+            writes.map((w) => w.user),
+            writes.map((w) => w.condition?.name ?? null),
+            writes.map((w) => (w.condition?.context !== undefined ? JSON.stringify(w.condition.context) : null)),
+            now,
+          ],
+        });
+        if (r.rows.length < writes.length) {
+          const done = new Set(r.rows.map(keyString));
+          const existing = writes.find((w) => !done.delete(keyString({ ...w, subject: w.user }))) ?? writes[0]!;
+          throw new TupleWriteConflict("exists", { object: existing.object, relation: existing.relation, user: existing.user });
+        }
+      }
+      return revision;
+    });
+  }
+
+  async readTuples(storeId: string, filter: TupleFilter, page?: PageRequest): Promise<Page<TupleRecord>> {
+    await this.requireStore(storeId);
+    const size = pageSize(page);
+    const after = decodeKeyset("tuple", 3, page?.continuationToken);
+    const q = tupleQuery(storeId, filter, after, size + 1, `${TUPLE_COLUMNS}, revision, written_at`);
+    if (!q) return { items: [] };
+    const r = await this.query<TupleRecordRow>(`read_tuples_${q.shape}`, q.text, q.values);
+    const records = r.rows.map((row) => ({ key: tupleKey(row), revision: Number(row.revision), timestamp: row.written_at.toISOString() }));
+    return this.page(records, size, (t) => encodeKeyset("tuple", [t.key.object, t.key.relation, t.key.user]));
+  }
+
+  /**
+   * Streams a store's tuples through a server-side cursor, `allTuplesBatchSize` rows per round
+   * trip, from one consistent snapshot (REPEATABLE READ): a million tuples never sit in memory at
+   * once, and writes made meanwhile are neither half-seen nor block. Holds one pooled connection
+   * until the stream ends or the consumer stops early.
+   */
+  async *allTuples(storeId: string): AsyncIterable<TupleKey> {
+    let c: PoolClient;
+    try {
+      c = await this.pool.connect();
+    } catch (err) {
+      throw classifyPostgresError(err, this.target);
+    }
+    let broken: Error | undefined;
+    let open = false;
+    try {
+      await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+      open = true;
+      await this.requireStore(storeId, c);
+      await c.query(`DECLARE tenet_all_tuples NO SCROLL CURSOR FOR SELECT ${TUPLE_COLUMNS} FROM tuples WHERE store_id = $1`, [storeId]);
+      for (;;) {
+        const r = await c.query<TupleRow>(`FETCH FORWARD ${this.batchSize} FROM tenet_all_tuples`);
+        for (const row of r.rows) yield tupleKey(row);
+        if (r.rows.length < this.batchSize) break;
+      }
+    } catch (err) {
+      throw classifyPostgresError(err, this.target);
+    } finally {
+      if (open) {
+        await c.query("ROLLBACK").catch((e: Error) => {
+          broken = e;
+        });
+      }
+      c.release(broken);
+    }
+  }
+
+  async revision(storeId: string): Promise<number> {
+    const row = (await this.query<{ revision: string }>("revision", SQL.revision, [storeId])).rows[0];
+    if (!row) throw storeNotFound(storeId);
+    return Number(row.revision);
+  }
+
+  async readChanges(storeId: string, after: number, opts: { type?: string; limit?: number } = {}): Promise<TupleChange[]> {
+    await this.requireStore(storeId);
+    // An integer PostgreSQL can parse: revisions are integers, so `> 2.5` is `> 2`.
+    const from = Number.isFinite(after) ? Math.max(-1, Math.min(Math.floor(after), Number.MAX_SAFE_INTEGER)) : after > 0 ? Number.MAX_SAFE_INTEGER : -1;
+    const limit = opts.limit && opts.limit > 0 ? Math.ceil(opts.limit) : null;
+    const type = opts.type ? `${opts.type}:` : null;
+    const upper = opts.type ? `${opts.type};` : null;
+    const r = await this.query<ChangeRow>("changes", SQL.changes, [storeId, from, type, upper, limit]);
+    return r.rows.map((row) => ({ revision: Number(row.revision), operation: row.operation, key: tupleKey(row), timestamp: row.changed_at.toISOString() }));
+  }
+
+  async close(): Promise<void> {
+    if (!this.pool.ended && !this.pool.ending) await this.pool.end();
+  }
+
+  /** Cuts `rows` (fetched with one extra row) to a page, with a token when there is more. */
+  private page<T>(rows: T[], size: number, token: (last: T) => string): Page<T> {
+    if (rows.length <= size) return { items: rows };
+    const items = rows.slice(0, size);
+    return { items, continuationToken: token(items[size - 1]!) };
+  }
+}

@@ -1,0 +1,373 @@
+/**
+ * The embedded SQLite Datastore (better-sqlite3), Tenet's default storage.
+ *
+ * Durability: WAL journal with `synchronous=FULL`, so the WAL is synced at every commit and an
+ * acknowledged write survives kill -9 and power loss. Other processes opening the same file
+ * wait up to `busyTimeoutMs` for a lock instead of failing at once. Every tuple write is one
+ * `BEGIN IMMEDIATE` transaction that bumps `stores.revision`, applies deletes then writes, and
+ * appends one change-log row per tuple; a conflict throws and rolls all of it back.
+ *
+ * better-sqlite3 is synchronous: each method runs to completion without yielding, so no two
+ * statements of this connection ever interleave.
+ */
+import Database from "better-sqlite3";
+import type Sqlite from "better-sqlite3";
+import { TenetError } from "../../errors.js";
+import type { AuthorizationModel } from "../../policy/model/types.js";
+import type { TupleKey, TupleKeyWithoutCondition } from "../../policy/tuples/tuple.js";
+import { ulid } from "../../util/ulid.js";
+import { StorageError } from "../errors.js";
+import {
+  type Datastore,
+  type ModelRecord,
+  type Page,
+  type PageRequest,
+  type StoreRecord,
+  type TupleChange,
+  type TupleFilter,
+  type TupleRecord,
+  TupleWriteConflict,
+} from "../interfaces.js";
+import { pageSize } from "../paging.js";
+import { decodeKeyset, encodeKeyset, tupleQuery } from "./keyset.js";
+import { migrateSqlite } from "./migrate.js";
+
+export interface SqliteOptions {
+  /** How long to wait for another process's lock before giving up, in ms (default 5000). */
+  busyTimeoutMs?: number;
+  /** Tuples read per query while streaming allTuples (default 10,000). */
+  allTuplesBatchSize?: number;
+}
+
+interface StoreRow {
+  id: string;
+  name: string;
+  created_at: string;
+  updated_at: string;
+}
+
+interface ModelRow {
+  id: string;
+  store_id: string;
+  model: string;
+  created_at: string;
+}
+
+interface TupleRow {
+  object: string;
+  relation: string;
+  subject: string;
+  condition_name: string | null;
+  condition_context: string | null;
+}
+
+interface TupleRecordRow extends TupleRow {
+  revision: number;
+  written_at: string;
+}
+
+interface ChangeRow extends TupleRow {
+  revision: number;
+  operation: "write" | "delete";
+  changed_at: string;
+}
+
+const TUPLE_COLUMNS = "object, relation, subject, condition_name, condition_context";
+
+function tupleKey(r: TupleRow): TupleKey {
+  const key: TupleKey = { object: r.object, relation: r.relation, user: r.subject };
+  if (r.condition_name !== null) {
+    key.condition = r.condition_context === null ? { name: r.condition_name } : { name: r.condition_name, context: JSON.parse(r.condition_context) as Record<string, unknown> };
+  }
+  return key;
+}
+
+function storeRecord(r: StoreRow): StoreRecord {
+  return { id: r.id, name: r.name, createdAt: r.created_at, updatedAt: r.updated_at };
+}
+
+function modelRecord(r: ModelRow): ModelRecord {
+  return { id: r.id, storeId: r.store_id, model: JSON.parse(r.model) as AuthorizationModel, createdAt: r.created_at };
+}
+
+function storeNotFound(id: string): TenetError {
+  return new TenetError("store_not_found", `store '${id}' not found`);
+}
+
+/** Turns SQLite's failures of the file itself into StorageErrors; passes anything else through. */
+export function classifySqliteError(err: unknown, file: string): unknown {
+  if (err instanceof StorageError || err instanceof TenetError || err instanceof TupleWriteConflict) return err;
+  const code = (err as { code?: unknown }).code;
+  const message = err instanceof Error ? err.message : String(err);
+  if (typeof code === "string") {
+    if (code.startsWith("SQLITE_NOTADB") || code.startsWith("SQLITE_CORRUPT")) {
+      return new StorageError("corrupt", `${file} is not a Tenet database or is damaged (${message}); restore it from a backup or move it away`, { cause: err });
+    }
+    if (/^SQLITE_(CANTOPEN|READONLY|PERM|AUTH|FULL|IOERR)/.test(code)) {
+      return new StorageError("not_writable", `cannot write the database ${file} (${message}); check the data directory's permissions and free space`, { cause: err });
+    }
+    if (code.startsWith("SQLITE_BUSY") || code.startsWith("SQLITE_LOCKED")) {
+      return new StorageError("unavailable", `the database ${file} stayed locked by another process (${message})`, { cause: err });
+    }
+  }
+  if (err instanceof TypeError && /directory does not exist/.test(message)) {
+    return new StorageError("not_writable", `cannot create the database ${file}: its directory does not exist`, { cause: err });
+  }
+  return err;
+}
+
+export class SqliteDatastore implements Datastore {
+  readonly kind = "sqlite" as const;
+  private readonly batchSize: number;
+  private readonly s;
+  private readonly readTupleStatements = new Map<string, Sqlite.Statement<unknown[], TupleRecordRow>>();
+  private readonly writeTx: (storeId: string, deletes: TupleKeyWithoutCondition[], writes: TupleKey[]) => number;
+
+  /**
+   * Opens (creating if needed) the database file and brings its schema up to date. Throws a
+   * StorageError when the file cannot be written, is not a database, or has a newer schema.
+   */
+  static open(file: string, opts: SqliteOptions = {}): SqliteDatastore {
+    const busyTimeoutMs = opts.busyTimeoutMs ?? 5000;
+    if (!Number.isInteger(busyTimeoutMs) || busyTimeoutMs < 0) throw new TypeError("busyTimeoutMs must be a non-negative integer");
+    let db: Sqlite.Database | undefined;
+    try {
+      db = new Database(file, { timeout: busyTimeoutMs });
+      db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+      db.pragma("journal_mode = WAL");
+      // FULL: the WAL is synced at every commit, so an acknowledged write survives power loss.
+      db.pragma("synchronous = FULL");
+      db.pragma("foreign_keys = ON");
+      const applied = migrateSqlite(db);
+      return new SqliteDatastore(db, file, applied, opts);
+    } catch (err) {
+      db?.close();
+      throw classifySqliteError(err, file);
+    }
+  }
+
+  private constructor(
+    private readonly db: Sqlite.Database,
+    private readonly file: string,
+    /** Migration versions this open applied (empty when the schema was already current). */
+    readonly migrationsApplied: readonly number[],
+    opts: SqliteOptions,
+  ) {
+    this.batchSize = opts.allTuplesBatchSize ?? 10_000;
+    if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new TypeError("allTuplesBatchSize must be a positive integer");
+    this.s = {
+      storeExists: db.prepare<[string], unknown>("SELECT 1 FROM stores WHERE id = ?").pluck(),
+      insertStore: db.prepare<[string, string, string, string]>("INSERT INTO stores (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)"),
+      getStore: db.prepare<[string], StoreRow>("SELECT id, name, created_at, updated_at FROM stores WHERE id = ?"),
+      listStores: db.prepare<[number], StoreRow>("SELECT id, name, created_at, updated_at FROM stores ORDER BY id LIMIT ?"),
+      listStoresAfter: db.prepare<[string, number], StoreRow>("SELECT id, name, created_at, updated_at FROM stores WHERE id > ? ORDER BY id LIMIT ?"),
+      deleteStore: db.prepare<[string]>("DELETE FROM stores WHERE id = ?"),
+      // Inserts only if the store exists, in one statement.
+      insertModel: db.prepare<[string, string, string, string, string]>(
+        "INSERT INTO models (store_id, id, model, created_at) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM stores WHERE id = ?)",
+      ),
+      getModel: db.prepare<[string, string], ModelRow>("SELECT store_id, id, model, created_at FROM models WHERE store_id = ? AND id = ?"),
+      listModels: db.prepare<[string, number], ModelRow>("SELECT store_id, id, model, created_at FROM models WHERE store_id = ? ORDER BY id DESC LIMIT ?"),
+      listModelsBefore: db.prepare<[string, string, number], ModelRow>(
+        "SELECT store_id, id, model, created_at FROM models WHERE store_id = ? AND id < ? ORDER BY id DESC LIMIT ?",
+      ),
+      bumpRevision: db.prepare<[string], number>("UPDATE stores SET revision = revision + 1 WHERE id = ? RETURNING revision").pluck(),
+      revision: db.prepare<[string], number>("SELECT revision FROM stores WHERE id = ?").pluck(),
+      deleteTuple: db.prepare<[string, string, string, string], Pick<TupleRow, "condition_name" | "condition_context">>(
+        "DELETE FROM tuples WHERE store_id = ? AND object = ? AND relation = ? AND subject = ? RETURNING condition_name, condition_context",
+      ),
+      insertTuple: db.prepare<[string, string, string, string, string | null, string | null, number, string]>(
+        `INSERT INTO tuples (store_id, ${TUPLE_COLUMNS}, revision, written_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`,
+      ),
+      insertChange: db.prepare<[string, number, string, string, string, string, string | null, string | null, string]>(
+        `INSERT INTO changelog (store_id, revision, operation, ${TUPLE_COLUMNS}, changed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      allTuples: db.prepare<[string, number], TupleRow>(`SELECT ${TUPLE_COLUMNS} FROM tuples WHERE store_id = ? ORDER BY object, relation, subject LIMIT ?`),
+      allTuplesAfter: db.prepare<[string, string, string, string, number], TupleRow>(
+        `SELECT ${TUPLE_COLUMNS} FROM tuples WHERE store_id = ? AND (object, relation, subject) > (?, ?, ?) ORDER BY object, relation, subject LIMIT ?`,
+      ),
+      changes: db.prepare<[string, number, number], ChangeRow>(
+        `SELECT revision, operation, ${TUPLE_COLUMNS}, changed_at FROM changelog WHERE store_id = ? AND revision > ? ORDER BY revision, id LIMIT ?`,
+      ),
+      changesOfType: db.prepare<[string, number, string, string, number], ChangeRow>(
+        `SELECT revision, operation, ${TUPLE_COLUMNS}, changed_at FROM changelog
+         WHERE store_id = ? AND revision > ? AND object >= ? AND object < ? ORDER BY revision, id LIMIT ?`,
+      ),
+    };
+    const s = this.s;
+    this.writeTx = db
+      .transaction((storeId: string, deletes: TupleKeyWithoutCondition[], writes: TupleKey[]): number => {
+        const revision = s.bumpRevision.get(storeId);
+        if (revision === undefined) throw storeNotFound(storeId);
+        const now = new Date().toISOString();
+        for (const d of deletes) {
+          const old = s.deleteTuple.get(storeId, d.object, d.relation, d.user);
+          if (!old) throw new TupleWriteConflict("missing", { object: d.object, relation: d.relation, user: d.user });
+          s.insertChange.run(storeId, revision, "delete", d.object, d.relation, d.user, old.condition_name, old.condition_context, now);
+        }
+        for (const w of writes) {
+          const name = w.condition ? w.condition.name : null;
+          const context = w.condition?.context !== undefined ? JSON.stringify(w.condition.context) : null;
+          if (s.insertTuple.run(storeId, w.object, w.relation, w.user, name, context, revision, now).changes === 0) {
+            throw new TupleWriteConflict("exists", { object: w.object, relation: w.relation, user: w.user });
+          }
+          s.insertChange.run(storeId, revision, "write", w.object, w.relation, w.user, name, context, now);
+        }
+        return revision;
+      })
+      // IMMEDIATE takes the write lock at BEGIN, so two processes never deadlock upgrading a read lock.
+      .immediate;
+  }
+
+  /** Runs a statement, reporting failures of the database file itself as StorageErrors. */
+  private guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw classifySqliteError(err, this.file);
+    }
+  }
+
+  private requireStore(id: string): void {
+    if (this.s.storeExists.get(id) === undefined) throw storeNotFound(id);
+  }
+
+  // ---- stores ----
+  async createStore(name: string): Promise<StoreRecord> {
+    const now = new Date().toISOString();
+    const record: StoreRecord = { id: ulid(), name, createdAt: now, updatedAt: now };
+    this.guard(() => this.s.insertStore.run(record.id, name, now, now));
+    return record;
+  }
+
+  async getStore(id: string): Promise<StoreRecord | undefined> {
+    const row = this.guard(() => this.s.getStore.get(id));
+    return row ? storeRecord(row) : undefined;
+  }
+
+  async listStores(page?: PageRequest): Promise<Page<StoreRecord>> {
+    const size = pageSize(page);
+    const after = decodeKeyset("store", 1, page?.continuationToken);
+    const rows = this.guard(() => (after ? this.s.listStoresAfter.all(after[0]!, size + 1) : this.s.listStores.all(size + 1)));
+    return this.page(rows.map(storeRecord), size, (r) => encodeKeyset("store", [r.id]));
+  }
+
+  async deleteStore(id: string): Promise<boolean> {
+    // Models, tuples and changes go with it (ON DELETE CASCADE), in the same statement.
+    return this.guard(() => this.s.deleteStore.run(id).changes > 0);
+  }
+
+  // ---- models ----
+  async writeModel(storeId: string, model: AuthorizationModel): Promise<ModelRecord> {
+    const json = JSON.stringify(model);
+    const rec: ModelRecord = { id: ulid(), storeId, model: JSON.parse(json) as AuthorizationModel, createdAt: new Date().toISOString() };
+    const inserted = this.guard(() => this.s.insertModel.run(storeId, rec.id, json, rec.createdAt, storeId).changes);
+    if (inserted === 0) throw storeNotFound(storeId);
+    return rec;
+  }
+
+  async getModel(storeId: string, id: string): Promise<ModelRecord | undefined> {
+    return this.guard(() => {
+      const row = this.s.getModel.get(storeId, id);
+      if (row) return modelRecord(row);
+      this.requireStore(storeId);
+      return undefined;
+    });
+  }
+
+  async latestModel(storeId: string): Promise<ModelRecord | undefined> {
+    return this.guard(() => {
+      const row = this.s.listModels.get(storeId, 1);
+      if (row) return modelRecord(row);
+      this.requireStore(storeId);
+      return undefined;
+    });
+  }
+
+  async listModels(storeId: string, page?: PageRequest): Promise<Page<ModelRecord>> {
+    this.guard(() => this.requireStore(storeId));
+    const size = pageSize(page);
+    const before = decodeKeyset("model", 1, page?.continuationToken);
+    const rows = this.guard(() => (before ? this.s.listModelsBefore.all(storeId, before[0]!, size + 1) : this.s.listModels.all(storeId, size + 1)));
+    return this.page(rows.map(modelRecord), size, (m) => encodeKeyset("model", [m.id]));
+  }
+
+  // ---- tuples ----
+  async writeTuples(storeId: string, deletes: TupleKeyWithoutCondition[], writes: TupleKey[]): Promise<number> {
+    return this.guard(() => this.writeTx(storeId, deletes, writes));
+  }
+
+  async readTuples(storeId: string, filter: TupleFilter, page?: PageRequest): Promise<Page<TupleRecord>> {
+    this.guard(() => this.requireStore(storeId));
+    const size = pageSize(page);
+    const after = decodeKeyset("tuple", 3, page?.continuationToken);
+    const q = tupleQuery(filter, after !== undefined);
+    const params = [...q.params];
+    let keyset = "";
+    if (after) {
+      // Continue after the last row's key, compared on the sort columns only.
+      if (q.order.length === 0) return { items: [] };
+      const last = { object: after[0]!, relation: after[1]!, subject: after[2]! };
+      keyset = q.order.length === 1 ? ` AND ${q.order[0]} > ?` : ` AND (${q.order.join(", ")}) > (${q.order.map(() => "?").join(", ")})`;
+      params.push(...q.order.map((c) => last[c]));
+    }
+    const key = `${q.shape}${after ? "+" : ""}`;
+    let stmt = this.readTupleStatements.get(key);
+    if (!stmt) {
+      const order = q.order.length > 0 ? ` ORDER BY ${q.order.join(", ")}` : "";
+      const where = ["store_id = ?", ...q.where].join(" AND ");
+      // Without statistics SQLite prefers walking the whole store in primary-key order (to
+      // avoid a sort) over the subject index. With the subject fixed, the subject index
+      // (store, subject, object, relation) is always at least as selective, and sorted.
+      const from = filter.user ? "tuples INDEXED BY tuples_by_subject" : "tuples";
+      stmt = this.db.prepare<unknown[], TupleRecordRow>(`SELECT ${TUPLE_COLUMNS}, revision, written_at FROM ${from} WHERE ${where}${keyset}${order} LIMIT ?`);
+      this.readTupleStatements.set(key, stmt);
+    }
+    const rows = this.guard(() => stmt.all(storeId, ...params, size + 1));
+    const records = rows.map((r) => ({ key: tupleKey(r), revision: r.revision, timestamp: r.written_at }));
+    return this.page(records, size, (t) => encodeKeyset("tuple", [t.key.object, t.key.relation, t.key.user]));
+  }
+
+  /**
+   * Streams a store's tuples in key order, one batch per query. Not an open `.iterate()` cursor:
+   * the consumer awaits between items, and a statement left open across awaits would make this
+   * connection refuse every other statement (writes included) until the stream ends.
+   */
+  async *allTuples(storeId: string): AsyncIterable<TupleKey> {
+    this.guard(() => this.requireStore(storeId));
+    let rows = this.guard(() => this.s.allTuples.all(storeId, this.batchSize));
+    for (;;) {
+      for (const r of rows) yield tupleKey(r);
+      const last = rows[rows.length - 1];
+      if (rows.length < this.batchSize || !last) return;
+      rows = this.guard(() => this.s.allTuplesAfter.all(storeId, last.object, last.relation, last.subject, this.batchSize));
+    }
+  }
+
+  async revision(storeId: string): Promise<number> {
+    const r = this.guard(() => this.s.revision.get(storeId));
+    if (r === undefined) throw storeNotFound(storeId);
+    return r;
+  }
+
+  async readChanges(storeId: string, after: number, opts: { type?: string; limit?: number } = {}): Promise<TupleChange[]> {
+    this.guard(() => this.requireStore(storeId));
+    // SQLite reads a negative LIMIT as "no limit".
+    const limit = opts.limit && opts.limit > 0 ? Math.ceil(opts.limit) : -1;
+    const rows = this.guard(() =>
+      opts.type ? this.s.changesOfType.all(storeId, after, `${opts.type}:`, `${opts.type};`, limit) : this.s.changes.all(storeId, after, limit),
+    );
+    return rows.map((r) => ({ revision: r.revision, operation: r.operation, key: tupleKey(r), timestamp: r.changed_at }));
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  /** Cuts `rows` (fetched with one extra row) to a page, with a token when there is more. */
+  private page<T>(rows: T[], size: number, token: (last: T) => string): Page<T> {
+    if (rows.length <= size) return { items: rows };
+    const items = rows.slice(0, size);
+    return { items, continuationToken: token(items[size - 1]!) };
+  }
+}
