@@ -8,7 +8,7 @@
 import type { BoundModel, BoundRelation, BoundRewrite } from "./bound-model.js";
 import type { Bucket } from "./bucket.js";
 import { type Resolver, type Subject, SUBJECT_OBJECT, SUBJECT_USERSET, TRUE, ERROR } from "./resolver.js";
-import { decodeSubject, type RevBucket, type TupleIndex } from "./tuple-index.js";
+import type { RevBucket, TupleIndex } from "./tuple-index.js";
 
 const REL_STRIDE = 4096;
 
