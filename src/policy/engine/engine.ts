@@ -13,6 +13,7 @@ import { listObjects } from "./list-objects.js";
 import { listUsers } from "./list-users.js";
 import { ERROR, type Outcome, Resolver, TRUE, type Why } from "./resolver.js";
 import { TupleIndex } from "./tuple-index.js";
+import { isUsersetInfo, isWildcardInfo, typeOfInfo } from "./entity-table.js";
 
 /** OpenFGA's limits on one request. */
 export const MAX_CONTEXTUAL_TUPLES = 100;
@@ -111,17 +112,20 @@ export class Engine {
     if (req.contextualTuples !== undefined && req.contextualTuples !== null && (!Array.isArray(req.contextualTuples) || req.contextualTuples.length > 0)) return null;
     const ent = this.index.entities;
     const objId = ent.lookup(req.object);
-    if (objId < 0 || ent.usersetObjectOf(objId) >= 0 || ent.isWildcard(objId)) return null;
+    if (objId < 0) return null;
+    const objInfo = ent.infoOf(objId);
+    if (isUsersetInfo(objInfo) || isWildcardInfo(objInfo)) return null;
     const userId = ent.lookup(req.user);
     if (userId < 0) return null;
     const relId = ent.relations.lookup(req.relation);
-    const rel = relId < 0 ? undefined : model.relation(ent.typeOf(objId), relId);
+    const rel = relId < 0 ? undefined : model.relation(typeOfInfo(objInfo), relId);
     if (rel === undefined) return null;
-    const userType = ent.typeOf(userId);
+    const userInfo = ent.infoOf(userId);
+    const userType = typeOfInfo(userInfo);
     if (!model.hasTypeId(userType)) return null;
-    if (ent.usersetObjectOf(userId) >= 0 && model.relation(userType, ent.usersetRelationOf(userId)) === undefined) return null;
+    if (isUsersetInfo(userInfo) && model.relation(userType, ent.usersetRelationOf(userId)) === undefined) return null;
     const resolver = new Resolver(model, this.index, null, this.context(req.context), req.explain === true);
-    resolver.setSubject(resolver.subjectOf(userId));
+    resolver.setSubject(resolver.subjectOf(userId, userInfo));
     return this.result(resolver, resolver.check(objId, rel));
   }
 

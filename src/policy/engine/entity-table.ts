@@ -43,18 +43,23 @@ export class NameTable {
   }
 }
 
-const FLAG_WILDCARD = 1;
+/**
+ * Per entity, one 32-bit word packs the type id and flags so that the facts a check needs
+ * about an entity cost a single memory access: bits 0-23 type id, bit 24 wildcard, bit 25 userset.
+ */
+const TYPE_MASK = 0xffffff;
+const FLAG_WILDCARD = 1 << 24;
+const FLAG_USERSET = 1 << 25;
 
 export class EntityTable {
   private readonly ids = new Map<string, number>();
   private readonly strings: string[] = [];
   private capacity = 0;
-  /** Type id of each entity; for usersets, the type of the userset's object. */
-  private typeIds = new Int32Array(0);
+  /** Type id and flags of each entity (see TYPE_MASK); for usersets, the type of its object. */
+  private info = new Int32Array(0);
   /** For usersets: the entity id of the object (-1 otherwise). Float64: child ids exceed 2^31. */
   private usersetObject = new Float64Array(0);
   private usersetRelation = new Int32Array(0);
-  private flags = new Uint8Array(0);
   /** relation id → object id → id of the userset `object#relation`. */
   private readonly usersetIds: Array<Map<number, number> | undefined> = [];
   /** typeId → id of `type:*`, once interned. */
@@ -89,6 +94,7 @@ export class EntityTable {
     const colon = value.indexOf(":");
     const type = this.types.id(value.slice(0, colon));
     const wildcard = value.length === colon + 2 && value.charCodeAt(colon + 1) === 42; /* '*' */
+    if (type > TYPE_MASK) throw new TenetError("invalid_model", "too many types");
     const id = this.add(value, type, -1, -1, wildcard ? FLAG_WILDCARD : 0);
     if (wildcard) this.wildcardByType[type] = id;
     return id;
@@ -101,7 +107,7 @@ export class EntityTable {
     const hash = value.lastIndexOf("#");
     const object = this.entity(value.slice(0, hash));
     const relation = this.relations.id(value.slice(hash + 1));
-    const id = this.add(value, this.typeOf(object), object, relation, 0);
+    const id = this.add(value, this.typeOf(object), object, relation, FLAG_USERSET);
     let byObj = this.usersetIds[relation];
     if (!byObj) byObj = this.usersetIds[relation] = new Map();
     byObj.set(object, id);
@@ -126,27 +132,23 @@ export class EntityTable {
     const id = this.base + local;
     this.ids.set(value, id);
     this.strings.push(value);
-    this.typeIds[local] = type;
+    this.info[local] = type | flags;
     this.usersetObject[local] = usObject;
     this.usersetRelation[local] = usRelation;
-    this.flags[local] = flags;
     return id;
   }
 
   private grow(): void {
     const cap = Math.max(16, Math.ceil(this.capacity * 1.5));
     const t = new Int32Array(cap);
-    t.set(this.typeIds);
-    this.typeIds = t;
+    t.set(this.info);
+    this.info = t;
     const o = new Float64Array(cap);
     o.set(this.usersetObject);
     this.usersetObject = o;
     const r = new Int32Array(cap);
     r.set(this.usersetRelation);
     this.usersetRelation = r;
-    const f = new Uint8Array(cap);
-    f.set(this.flags);
-    this.flags = f;
     this.capacity = cap;
   }
 
@@ -157,18 +159,26 @@ export class EntityTable {
 
   typeOf(id: number): number {
     if (id < this.base) return this.parent!.typeOf(id);
-    return this.typeIds[id - this.base]!;
+    return this.info[id - this.base]! & TYPE_MASK;
   }
 
   isWildcard(id: number): boolean {
     if (id < this.base) return this.parent!.isWildcard(id);
-    return (this.flags[id - this.base]! & FLAG_WILDCARD) !== 0;
+    return (this.info[id - this.base]! & FLAG_WILDCARD) !== 0;
   }
 
   /** Entity id of a userset's object, or -1 when `id` is not a userset. */
   usersetObjectOf(id: number): number {
     if (id < this.base) return this.parent!.usersetObjectOf(id);
-    return this.usersetObject[id - this.base]!;
+    const local = id - this.base;
+    // Only usersets read the second array: plain entities cost one access.
+    return (this.info[local]! & FLAG_USERSET) === 0 ? -1 : this.usersetObject[local]!;
+  }
+
+  /** The packed type id and flags (see `kindOf`/`typeOfInfo`), in one access. */
+  infoOf(id: number): number {
+    if (id < this.base) return this.parent!.infoOf(id);
+    return this.info[id - this.base]!;
   }
 
   usersetRelationOf(id: number): number {
@@ -180,3 +190,7 @@ export class EntityTable {
     return this.strings.length;
   }
 }
+
+export const typeOfInfo = (info: number): number => info & TYPE_MASK;
+export const isWildcardInfo = (info: number): boolean => (info & FLAG_WILDCARD) !== 0;
+export const isUsersetInfo = (info: number): boolean => (info & FLAG_USERSET) !== 0;

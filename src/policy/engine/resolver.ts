@@ -14,7 +14,7 @@ import { TenetError } from "../../errors.js";
 import type { TupleCondition } from "../tuples/tuple.js";
 import type { Bucket } from "./bucket.js";
 import { type BoundModel, type BoundRelation, type BoundRewrite, plainKey, usersetKey, wildcardKey } from "./bound-model.js";
-import type { EntityTable } from "./entity-table.js";
+import { type EntityTable, isUsersetInfo, isWildcardInfo, typeOfInfo } from "./entity-table.js";
 import type { Slot, TupleIndex } from "./tuple-index.js";
 
 export const FALSE = 0;
@@ -90,13 +90,12 @@ export class Resolver {
     }
   }
 
-  /** Builds a Subject from an interned user id. */
-  subjectOf(id: number): Subject {
+  /** Builds a Subject from an interned user id (and its packed info, when already read). */
+  subjectOf(id: number, info = this.ent.infoOf(id)): Subject {
     const ent = this.ent;
-    const typeId = ent.typeOf(id);
-    const usObject = ent.usersetObjectOf(id);
-    if (usObject >= 0) return { id, kind: SUBJECT_USERSET, typeId, wildcardId: -1, usObject, usRelation: ent.usersetRelationOf(id) };
-    if (ent.isWildcard(id)) return { id, kind: SUBJECT_WILDCARD, typeId, wildcardId: id, usObject: -1, usRelation: -1 };
+    const typeId = typeOfInfo(info);
+    if (isUsersetInfo(info)) return { id, kind: SUBJECT_USERSET, typeId, wildcardId: -1, usObject: ent.usersetObjectOf(id), usRelation: ent.usersetRelationOf(id) };
+    if (isWildcardInfo(info)) return { id, kind: SUBJECT_WILDCARD, typeId, wildcardId: id, usObject: -1, usRelation: -1 };
     return { id, kind: SUBJECT_OBJECT, typeId, wildcardId: ent.wildcardOf(typeId), usObject: -1, usRelation: -1 };
   }
 

@@ -1,0 +1,112 @@
+/**
+ * The SQLite adapter against the shared storage contract (a fresh file per test), plus what
+ * only a file shows: data survives close and reopen, and openDatastore reports a data
+ * directory it cannot use, or a file that is not a database, as a clear StorageError.
+ * (Surviving kill -9 mid-write is test/storage/durability.test.ts.)
+ */
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import Database from "better-sqlite3";
+import { StorageError } from "../../src/storage/errors.js";
+import { openDatastore } from "../../src/storage/open.js";
+import { SqliteDatastore } from "../../src/storage/sqlite/sqlite-datastore.js";
+import { datastoreContract } from "./datastore-contract.js";
+
+const root = mkdtempSync(join(tmpdir(), "tenet-sqlite-test-"));
+after(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+const freshFile = (): string => join(root, `t${++n}.db`);
+
+// A small allTuples batch, so the contract's stream test crosses batch boundaries.
+datastoreContract("sqlite", () => SqliteDatastore.open(freshFile(), { allTuplesBatchSize: 500 }));
+
+const isStorageError = (code: string) => (err: unknown) => {
+  assert.ok(err instanceof StorageError, `expected a StorageError, got ${String(err)}`);
+  assert.equal(err.code, code, err.message);
+  return true;
+};
+
+describe("sqlite adapter", () => {
+  test("keeps everything across close and reopen", async () => {
+    const file = freshFile();
+    const a = SqliteDatastore.open(file);
+    const s = await a.createStore("durable");
+    const m = await a.writeModel(s.id, { schema_version: "1.1", type_definitions: [{ type: "user" }] });
+    await a.writeTuples(s.id, [], [{ object: "doc:1", relation: "viewer", user: "user:a", condition: { name: "c", context: { x: [1] } } }]);
+    await a.writeTuples(s.id, [], [{ object: "doc:2", relation: "viewer", user: "user:a" }]);
+    await a.close();
+    const b = SqliteDatastore.open(file);
+    try {
+      assert.deepEqual(b.migrationsApplied, []);
+      assert.deepEqual(await b.getStore(s.id), s);
+      assert.deepEqual(await b.latestModel(s.id), m);
+      assert.equal(await b.revision(s.id), 2);
+      assert.equal((await b.readTuples(s.id, {})).items.length, 2);
+      assert.equal((await b.readChanges(s.id, 0)).length, 2);
+      assert.equal(await b.writeTuples(s.id, [], [{ object: "doc:3", relation: "viewer", user: "user:a" }]), 3);
+    } finally {
+      await b.close();
+    }
+  });
+
+  test("uses the WAL journal", async () => {
+    const file = freshFile();
+    await SqliteDatastore.open(file).close();
+    const raw = new Database(file, { readonly: true });
+    try {
+      assert.equal(raw.pragma("journal_mode", { simple: true }), "wal");
+    } finally {
+      raw.close();
+    }
+  });
+});
+
+describe("openDatastore (SQLite)", () => {
+  test("creates the data directory and tenet.db in it", async () => {
+    const dir = join(root, "nested", "data", "dir");
+    const ds = await openDatastore({ dataDir: dir });
+    try {
+      assert.equal(ds.kind, "sqlite");
+      assert.equal(readFileSync(join(dir, "tenet.db")).subarray(0, 15).toString("latin1"), "SQLite format 3");
+      assert.equal(statSync(dir).mode & 0o777, 0o700, "the data directory is owner-only");
+      assert.equal(statSync(join(dir, "tenet.db")).mode & 0o777, 0o600, "the database file is owner-only");
+    } finally {
+      await ds.close();
+    }
+  });
+
+  test("a data directory that cannot be created is not_writable", async () => {
+    const file = join(root, "a-file");
+    writeFileSync(file, "not a directory");
+    await assert.rejects(openDatastore({ dataDir: file }), isStorageError("not_writable"));
+    await assert.rejects(openDatastore({ dataDir: join(file, "below") }), isStorageError("not_writable"));
+  });
+
+  test("a tenet.db that cannot be opened is not_writable", async () => {
+    const dir = join(root, "db-is-a-dir");
+    mkdirSync(join(dir, "tenet.db"), { recursive: true });
+    await assert.rejects(openDatastore({ dataDir: dir }), isStorageError("not_writable"));
+  });
+
+  test("a tenet.db that is not a database is corrupt, and is left as it was", async () => {
+    const dir = join(root, "corrupt");
+    mkdirSync(dir);
+    const garbage = Buffer.from("this is not a database, but it is long enough to have a header ".repeat(40));
+    writeFileSync(join(dir, "tenet.db"), garbage);
+    await assert.rejects(openDatastore({ dataDir: dir }), isStorageError("corrupt"));
+    assert.deepEqual(readFileSync(join(dir, "tenet.db")), garbage);
+  });
+
+  test("a database URL that is not PostgreSQL is refused without echoing it", async () => {
+    const err = await openDatastore({ databaseUrl: "mysql://root:hunter2@db/tenet", dataDir: root }).then(
+      () => assert.fail("opened an unsupported URL"),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof StorageError);
+    assert.match(err.message, /'mysql'/);
+    assert.doesNotMatch(err.message, /hunter2/);
+  });
+});
