@@ -89,7 +89,9 @@ export class Engine {
 
   check(ts: TypeSystem, req: CheckRequest): CheckResult {
     const model = this.bind(ts);
-    requireStrings(req, ["object", "relation", "user"]);
+    if (typeof req !== "object" || req === null || typeof req.object !== "string" || typeof req.relation !== "string" || typeof req.user !== "string") {
+      requireStrings(req, ["object", "relation", "user"]);
+    }
     const fast = this.fastCheck(model, req);
     if (fast !== null) return fast;
     const obj = parseObject(req.object);

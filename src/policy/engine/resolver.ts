@@ -64,8 +64,9 @@ export class Resolver {
   why: Why | null = null;
   private memo: Map<number, Outcome> | null = null;
   private whyMemo: Map<number, Why | null> | null = null;
-  private readonly pathObj: number[] = [];
-  private readonly pathRel: BoundRelation[] = [];
+  /** The object#relation nodes on the current path (created on first dispatch). */
+  private pathObj: number[] | null = null;
+  private pathRel: BoundRelation[] | null = null;
   private subject!: Subject;
   /** Number of dispatches, to bound the work of one request (see maxDispatches). */
   dispatches = 0;
@@ -124,12 +125,8 @@ export class Resolver {
       if (this.explain) this.why = { object: this.ent.string(obj), relation: rel.def.name, rule: "self" };
       return TRUE;
     }
-    this.pathObj.push(obj);
-    this.pathRel.push(rel);
-    const r = this.rewrite(rel.rewrite, obj, rel, 0);
-    this.pathObj.pop();
-    this.pathRel.pop();
-    return r;
+    // The top node is not put on the path: a cycle back to it is caught one step later.
+    return this.rewrite(rel.rewrite, obj, rel, 0);
   }
 
   fail(err: TenetError): Outcome {
@@ -160,8 +157,8 @@ export class Resolver {
         return known;
       }
     }
-    const pathObj = this.pathObj;
-    const pathRel = this.pathRel;
+    const pathObj = (this.pathObj ??= []);
+    const pathRel = (this.pathRel ??= []);
     for (let i = pathObj.length - 1; i >= 0; i--) {
       if (pathObj[i] === obj && pathRel[i] === rel) return CYCLE;
     }
