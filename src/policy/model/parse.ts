@@ -34,8 +34,11 @@ function detailsOf(err: unknown): ErrorDetail[] {
 }
 
 function fail(kind: "invalid_dsl" | "invalid_model", err: unknown): never {
-  const details = detailsOf(err);
-  const summary = details.map((d) => (d.where ? `${d.where}: ${d.message}` : d.message)).join("; ");
+  // A file that is not a model at all yields hundreds of token errors: report the first few.
+  const all = detailsOf(err);
+  const details = all.slice(0, 20);
+  const shown = all.slice(0, 5).map((d) => (d.where ? `${d.where}: ${d.message}` : d.message));
+  const summary = shown.join("; ") + (all.length > shown.length ? `; and ${all.length - shown.length} more` : "");
   throw new TenetError(kind, `${kind === "invalid_dsl" ? "invalid model DSL" : "invalid model"}: ${summary}`, {
     cause: err,
     details,
