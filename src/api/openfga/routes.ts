@@ -3,6 +3,7 @@
  * unchanged. Handlers are thin: validate (schemas.ts), call the policy service, shape the reply.
  */
 import type { FastifyReply } from "fastify";
+import type { z } from "zod";
 import { TenetError } from "../../errors.js";
 import type { PolicyService } from "../../policy/service.js";
 import type { TupleKey } from "../../policy/tuples/tuple.js";
@@ -194,14 +195,7 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
     method: "POST", url: "/stores/:store_id/list-objects", summary: "List objects", tags: TAGS, scope: "check", params: s.storeParams, body: s.listObjectsBody,
     handler: async ({ params, body }) => {
       await ensureFresh(policy, params.store_id, body);
-      const objects = await policy.listObjects(params.store_id, {
-        type: body.type,
-        relation: body.relation,
-        user: body.user,
-        contextualTuples: tuples(body.contextual_tuples as { tuple_keys: TupleKey[] } | undefined),
-        context: body.context,
-        modelId: body.authorization_model_id,
-      });
+      const objects = await policy.listObjects(params.store_id, listObjectsRequest(body));
       return { objects };
     },
   });
@@ -210,14 +204,7 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
     params: s.storeParams, body: s.listObjectsBody,
     handler: async ({ params, body, reply }) => {
       await ensureFresh(policy, params.store_id, body);
-      const objects = await policy.listObjects(params.store_id, {
-        type: body.type,
-        relation: body.relation,
-        user: body.user,
-        contextualTuples: tuples(body.contextual_tuples as { tuple_keys: TupleKey[] } | undefined),
-        context: body.context,
-        modelId: body.authorization_model_id,
-      });
+      const objects = await policy.listObjects(params.store_id, listObjectsRequest(body));
       reply.header("content-type", "application/x-ndjson");
       return objects.map((object) => JSON.stringify({ result: { object } })).join("\n") + (objects.length ? "\n" : "");
     },
@@ -237,6 +224,17 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
       return { users: users.map(userJson) };
     },
   });
+}
+
+function listObjectsRequest(body: z.infer<typeof s.listObjectsBody>) {
+  return {
+    type: body.type,
+    relation: body.relation,
+    user: body.user,
+    contextualTuples: tuples(body.contextual_tuples as { tuple_keys: TupleKey[] } | undefined),
+    context: body.context,
+    modelId: body.authorization_model_id,
+  };
 }
 
 function pageReq(q: { page_size?: number | undefined; continuation_token?: string | undefined }) {

@@ -6,42 +6,14 @@
  * then finds the migrations recorded and applies nothing. SQLite DDL is transactional, so a
  * failed migration leaves the file as it was.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import type Sqlite from "better-sqlite3";
 import { StorageError } from "../errors.js";
+import { loadMigrations, type Migration } from "../migrations/files.js";
 
-export interface Migration {
-  version: number;
-  name: string;
-  sql: string;
-}
-
-/**
- * Where the SQL files are: beside this module when run from source, and in the source tree
- * when run from dist/ (tsc does not copy .sql files), so the .sql files stay the only copy.
- */
-const LOCATIONS = ["../migrations/sqlite/", "../../../../src/storage/migrations/sqlite/"];
-const FILE = /^(\d{4})_([a-z0-9_]+)\.sql$/;
-
-let cached: Migration[] | undefined;
+export type { Migration };
 
 export function sqliteMigrations(): Migration[] {
-  if (cached) return cached;
-  const dir = LOCATIONS.map((l) => new URL(l, import.meta.url)).find((u) => existsSync(u));
-  if (!dir) {
-    throw new StorageError("migration_failed", `SQLite migration files not found (looked in ${LOCATIONS.map((l) => fileURLToPath(new URL(l, import.meta.url))).join(", ")})`);
-  }
-  const migrations = readdirSync(dir)
-    .map((f) => FILE.exec(f))
-    .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => ({ version: Number(m[1]), name: m[2]!, sql: readFileSync(new URL(m[0], dir), "utf8") }))
-    .sort((a, b) => a.version - b.version);
-  migrations.forEach((m, i) => {
-    if (m.version !== i + 1) throw new StorageError("migration_failed", `SQLite migrations must be numbered 1, 2, 3, ... without gaps; found ${m.version} at position ${i + 1}`);
-  });
-  cached = migrations;
-  return migrations;
+  return loadMigrations("sqlite", "SQLite");
 }
 
 /** Applies the migrations the database lacks. Returns the versions applied by this call. */

@@ -9,6 +9,7 @@ import { TypeSystem } from "../../../src/policy/model/typesystem.js";
 import { Engine, MAX_BATCH_CHECK, type BatchCheckItem, type CheckRequest } from "../../../src/policy/engine/engine.js";
 import type { Why } from "../../../src/policy/engine/resolver.js";
 import type { TupleKey } from "../../../src/policy/tuples/tuple.js";
+import { T, engineWith } from "../helpers.js";
 
 const ts = TypeSystem.from(`model
   schema 1.1
@@ -39,14 +40,6 @@ condition in_range(x: int, limit: int) {
 }
 `);
 
-const T = (object: string, relation: string, user: string, condition?: TupleKey["condition"]): TupleKey =>
-  condition === undefined ? { object, relation, user } : { object, relation, user, condition };
-
-function engineWith(tuples: TupleKey[]): Engine {
-  const e = new Engine();
-  for (const t of tuples) e.index.add(t);
-  return e;
-}
 
 const BASE: TupleKey[] = [
   T("group:eng", "member", "user:anne"),

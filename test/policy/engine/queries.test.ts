@@ -6,8 +6,8 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { isTenetError, type TenetErrorCode } from "../../../src/errors.js";
 import { TypeSystem } from "../../../src/policy/model/typesystem.js";
-import { Engine } from "../../../src/policy/engine/engine.js";
 import type { TupleKey } from "../../../src/policy/tuples/tuple.js";
+import { T, engineWith } from "../helpers.js";
 
 const ts = TypeSystem.from(`model
   schema 1.1
@@ -35,14 +35,6 @@ condition in_range(x: int) {
 }
 `);
 
-const T = (object: string, relation: string, user: string, condition?: TupleKey["condition"]): TupleKey =>
-  condition === undefined ? { object, relation, user } : { object, relation, user, condition };
-
-function engineWith(tuples: TupleKey[]): Engine {
-  const e = new Engine();
-  for (const t of tuples) e.index.add(t);
-  return e;
-}
 
 const TUPLES: TupleKey[] = [
   T("group:eng", "member", "user:anne"),
