@@ -3,7 +3,7 @@
  * the OpenFGA and AuthZEN routes, health, metrics and the OpenAPI document. Authentication is a
  * hook in front of every route that declares a scope.
  */
-import Fastify, { type FastifyInstance } from "fastify";
+import Fastify, { type FastifyInstance, LogController } from "fastify";
 import { randomUUID } from "node:crypto";
 import type { PolicyService } from "../policy/service.js";
 import { errorResponse } from "./http-errors.js";
@@ -29,6 +29,10 @@ declare module "fastify" {
     scope?: "check" | "read" | "write" | "admin" | undefined;
     routeUrl?: string;
   }
+  interface FastifyReply {
+    /** The decision a check/evaluation handler returned, for the decisions metric. */
+    tenetDecision?: boolean;
+  }
   interface FastifyRequest {
     principal?: { id: string; kind: "api_key" | "jwt"; scopes: ReadonlySet<string>; stores: ReadonlySet<string> | "*" };
   }
@@ -49,8 +53,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       return typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
-    ignoreTrailingSlash: true,
-    disableRequestLogging: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Per-request lines would double the cost of a check; latency is in /metrics instead.
+    logController: new LogController({ disableRequestLogging: true }),
   });
 
   app.addHook("onRequest", async (req, reply) => {

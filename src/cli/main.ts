@@ -6,11 +6,19 @@ import { TenetError } from "../errors.js";
 import { modelCommand } from "./commands/model.js";
 import { serveCommand } from "./commands/serve.js";
 import { testCommand } from "./commands/test.js";
+import { migrateCommand } from "./commands/migrate.js";
+import { storeCommand } from "./commands/store.js";
+import { tokenCommand } from "./commands/token.js";
 
 const USAGE = `usage: tenet <command> [options]
 
 commands:
-  serve                      run Tenet (embedded, data in TENET_DATA_DIR)
+  serve [--host H] [--port P] [--data-dir D]
+                             run Tenet (SQLite in TENET_DATA_DIR, or TENET_DATABASE_URL=postgres://...)
+  migrate                    apply pending database migrations
+  store import --file F      import an OpenFGA store file (model + tuples)
+  store export --store-id ID export a store as an OpenFGA store file
+  token create|list|revoke   manage API keys for Tenet's API
   test FILE...               run OpenFGA-format YAML model tests (tests[].stages[])
   model validate FILE        validate an authorization model (DSL .fga or JSON)
   model transform FILE       print a model as JSON (from DSL) or DSL (from JSON)
@@ -37,6 +45,12 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         return await modelCommand(rest, io);
       case "serve":
         return await serveCommand(rest, io);
+      case "migrate":
+        return await migrateCommand(rest, io);
+      case "store":
+        return await storeCommand(rest, io);
+      case "token":
+        return await tokenCommand(rest, io);
       case undefined:
       case "help":
       case "--help":

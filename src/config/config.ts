@@ -20,6 +20,16 @@ export const configSchema = z.object({
   host: z.string().min(1),
   port,
   logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]),
+  /** Store served at /access/v1/... (AuthZEN without a store in the path). */
+  defaultStoreId: z.string().regex(/^[0-7][0-9A-HJKMNP-TV-Z]{25}$/, "must be a store id (ULID)").optional(),
+  /** Admin API key to install at start (`tenet_<16 hex>_<43 base64url>`); never defaulted. */
+  adminToken: z.string().regex(/^tenet_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$/, "must look like tenet_<16 hex>_<43 base64url> (create one with `tenet token create`)").optional(),
+  /** Trusted OIDC issuers for bearer JWTs: JSON `[{"issuer": "...", "audience": "..."}]`. */
+  oidcIssuers: z.array(z.object({ issuer: z.url(), audience: z.string().min(1), jwksUri: z.url().optional() })),
+  /** How often replicas re-read the change log when no notification arrives (ms). */
+  syncIntervalMs: z.coerce.number().int().min(50).max(60_000),
+  requestTimeoutMs: z.coerce.number().int().min(100).max(600_000),
+  bodyLimitBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -30,6 +40,12 @@ const ENV_NAMES: Record<keyof Config, string> = {
   host: "TENET_HOST",
   port: "TENET_PORT",
   logLevel: "TENET_LOG_LEVEL",
+  defaultStoreId: "TENET_DEFAULT_STORE",
+  adminToken: "TENET_ADMIN_TOKEN",
+  oidcIssuers: "TENET_OIDC_ISSUERS",
+  syncIntervalMs: "TENET_SYNC_INTERVAL_MS",
+  requestTimeoutMs: "TENET_REQUEST_TIMEOUT_MS",
+  bodyLimitBytes: "TENET_BODY_LIMIT_BYTES",
 };
 
 /** The default data directory: `$XDG_DATA_HOME/tenet`, else `~/.local/share/tenet`. */
@@ -38,8 +54,23 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   return join(base, "tenet");
 }
 
+function parseIssuers(text: string | undefined): unknown {
+  if (text === undefined || text.trim() === "") return [];
+  try {
+    return JSON.parse(text);
+  } catch {
+    return "not JSON";
+  }
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<Record<keyof Config, string | number>> = {}): Config {
   const raw = {
+    defaultStoreId: overrides.defaultStoreId ?? (env.TENET_DEFAULT_STORE || undefined),
+    adminToken: env.TENET_ADMIN_TOKEN || undefined,
+    oidcIssuers: parseIssuers(env.TENET_OIDC_ISSUERS),
+    syncIntervalMs: overrides.syncIntervalMs ?? env.TENET_SYNC_INTERVAL_MS ?? 1000,
+    requestTimeoutMs: env.TENET_REQUEST_TIMEOUT_MS ?? 30_000,
+    bodyLimitBytes: env.TENET_BODY_LIMIT_BYTES ?? 1024 * 1024,
     dataDir: overrides.dataDir ?? env.TENET_DATA_DIR ?? defaultDataDir(env),
     databaseUrl: overrides.databaseUrl ?? (env.TENET_DATABASE_URL || undefined),
     host: overrides.host ?? env.TENET_HOST ?? "127.0.0.1",
@@ -50,6 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   if (!parsed.success) {
     const details = parsed.error.issues.map((i) => {
       const key = i.path[0] as keyof Config;
+      // Never echo a secret's value back (zod messages do not include it).
       return { where: ENV_NAMES[key] ?? String(key), message: i.message };
     });
     throw new TenetError("validation_error", `invalid configuration: ${details.map((d) => `${d.where}: ${d.message}`).join("; ")}`, { details });

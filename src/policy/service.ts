@@ -4,7 +4,7 @@
  * service's writes, so queries never touch the database.
  */
 import { TenetError } from "../errors.js";
-import type { Datastore, ModelRecord, Page, PageRequest, StoreRecord, TupleChange, TupleFilter, TupleRecord } from "../storage/interfaces.js";
+import type { Assertion, Datastore, ModelRecord, Page, PageRequest, StoreRecord, TupleChange, TupleFilter, TupleRecord } from "../storage/interfaces.js";
 import { TupleWriteConflict } from "../storage/interfaces.js";
 import { Engine, type BatchCheckItem, type BatchCheckOutcome, type CheckRequest, type CheckResult, type ExpandRequest, type ListObjectsRequest, type ListUsersRequest } from "./engine/engine.js";
 import type { UsersetTreeNode } from "./engine/expand.js";
@@ -28,6 +28,8 @@ export interface WriteRequest {
 interface StoreRuntime {
   engine: Engine;
   revision: number;
+  /** The newest model's id, cached so queries do not read the database (refreshed on sync). */
+  latestModelId: string | undefined;
 }
 
 export class PolicyService {
@@ -72,6 +74,7 @@ export class PolicyService {
     await this.getStore(id);
     await this.ds.deleteStore(id);
     this.runtimes.delete(id);
+    for (const k of this.typesystems.keys()) if (k.startsWith(`${id}/`)) this.typesystems.delete(k);
   }
 
   // ---- models ----
@@ -81,6 +84,8 @@ export class PolicyService {
     const ts = TypeSystem.from(input);
     const rec = await this.ds.writeModel(storeId, ts.model);
     this.typesystems.set(`${storeId}/${rec.id}`, ts);
+    const rt = await this.runtime(storeId);
+    if (!rt.latestModelId || rec.id > rt.latestModelId) rt.latestModelId = rec.id;
     return rec;
   }
 
@@ -95,8 +100,18 @@ export class PolicyService {
     return this.ds.listModels(storeId, page);
   }
 
+  /**
+   * The compiled model for a query: the given one, or the store's newest. Models are immutable,
+   * so compiled ones are cached by id and a query touches the database only the first time.
+   */
   async typeSystem(storeId: string, modelId?: string): Promise<{ ts: TypeSystem; modelId: string }> {
-    const rec = await this.getModel(storeId, modelId);
+    const rt = await this.runtime(storeId);
+    const id = modelId ?? rt.latestModelId;
+    if (id !== undefined) {
+      const cached = this.typesystems.get(`${storeId}/${id}`);
+      if (cached) return { ts: cached, modelId: id };
+    }
+    const rec = await this.getModel(storeId, id);
     const key = `${storeId}/${rec.id}`;
     let ts = this.typesystems.get(key);
     if (!ts) {
@@ -104,6 +119,21 @@ export class PolicyService {
       this.typesystems.set(key, ts);
     }
     return { ts, modelId: rec.id };
+  }
+
+  // ---- assertions ----
+  async writeAssertions(storeId: string, modelId: string, assertions: Assertion[]): Promise<void> {
+    await this.getModel(storeId, modelId);
+    const { ts } = await this.typeSystem(storeId, modelId);
+    for (const a of assertions) {
+      for (const t of a.contextual_tuples ?? []) validateTuple(ts, t);
+    }
+    await this.ds.writeAssertions(storeId, modelId, assertions);
+  }
+
+  async readAssertions(storeId: string, modelId: string): Promise<Assertion[]> {
+    await this.getModel(storeId, modelId);
+    return this.ds.readAssertions(storeId, modelId);
   }
 
   // ---- tuples ----
@@ -231,8 +261,61 @@ export class PolicyService {
     return this.serialised(storeId, async () => {
       const rt = await this.runtime(storeId);
       await this.catchUp(storeId, rt);
+      const latest = await this.ds.latestModel(storeId);
+      if (latest && (!rt.latestModelId || latest.id > rt.latestModelId)) rt.latestModelId = latest.id;
       return rt.revision;
     });
+  }
+
+  /** Size and freshness of each loaded index (for metrics). */
+  async indexStats(): Promise<Array<{ storeId: string; tuples: number; revision: number }>> {
+    const out = [];
+    for (const [storeId, p] of this.runtimes) {
+      try {
+        const rt = await p;
+        out.push({ storeId, tuples: rt.engine.index.size, revision: rt.revision });
+      } catch {
+        // a store that failed to load has no index to report
+      }
+    }
+    return out;
+  }
+
+  /** Stores whose index is loaded in this process. */
+  loadedStores(): string[] {
+    return [...this.runtimes.keys()];
+  }
+
+  /**
+   * Keeps loaded indexes current with writes made by other replicas: applies the change log on
+   * every notification from the feed, and every `pollMs` as a backstop for lost notifications.
+   * A store deleted elsewhere is dropped. Returns a function that stops syncing.
+   */
+  async startSync(opts: { pollMs: number; onError?: (err: unknown) => void }): Promise<() => Promise<void>> {
+    const onError = opts.onError ?? (() => undefined);
+    const sync = (storeId: string, revision?: number) => {
+      const rt = this.runtimes.get(storeId);
+      if (!rt) return;
+      void rt
+        .then(async (r) => {
+          if (revision !== undefined && r.revision >= revision) return;
+          if (!(await this.ds.getStore(storeId))) {
+            this.runtimes.delete(storeId);
+            return;
+          }
+          await this.refresh(storeId);
+        })
+        .catch(onError);
+    };
+    const unsubscribe = await this.ds.subscribe((storeId, revision) => sync(storeId, revision));
+    const timer = setInterval(() => {
+      for (const id of this.loadedStores()) sync(id);
+    }, opts.pollMs);
+    timer.unref();
+    return async () => {
+      clearInterval(timer);
+      await unsubscribe();
+    };
   }
 
   /** The revision the in-memory index reflects (0 before any write). */
@@ -278,9 +361,12 @@ export class PolicyService {
       rt = (async () => {
         await this.getStore(storeId);
         const engine = new Engine();
+        // The revision is read before the tuples: replaying changes the snapshot already holds
+        // is harmless (adds and removes are idempotent and applied in order).
         const revision = await this.ds.revision(storeId);
+        const latest = await this.ds.latestModel(storeId);
         for await (const t of this.ds.allTuples(storeId)) engine.index.add(t);
-        return { engine, revision };
+        return { engine, revision, latestModelId: latest?.id };
       })();
       rt.catch(() => this.runtimes.delete(storeId));
       this.runtimes.set(storeId, rt);

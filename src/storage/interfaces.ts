@@ -5,6 +5,7 @@
  */
 import type { AuthorizationModel } from "../policy/model/types.js";
 import type { TupleKey, TupleKeyWithoutCondition } from "../policy/tuples/tuple.js";
+import type { ApiKeysBackend } from "../identity/api-keys/api-key.js";
 
 export interface StoreRecord {
   id: string;
@@ -94,7 +95,31 @@ export interface ChangelogBackend {
   readChanges(storeId: string, after: number, opts?: { type?: string; limit?: number }): Promise<TupleChange[]>;
 }
 
-export interface Datastore extends StoresBackend, ModelsBackend, TuplesBackend, ChangelogBackend {
+/** OpenFGA assertions: expected check results stored per model (for `fga model test`-style use). */
+export interface Assertion {
+  tuple_key: { object: string; relation: string; user: string };
+  expectation: boolean;
+  contextual_tuples?: TupleKey[];
+  context?: Record<string, unknown>;
+}
+
+export interface AssertionsBackend {
+  /** Replaces the assertions of a model. */
+  writeAssertions(storeId: string, modelId: string, assertions: Assertion[]): Promise<void>;
+  readAssertions(storeId: string, modelId: string): Promise<Assertion[]>;
+}
+
+/**
+ * Change notifications between replicas. PostgreSQL publishes `(storeId, revision)` after each
+ * committed tuple write (LISTEN/NOTIFY); embedded adapters have one process and publish nothing.
+ * Notifications may be lost: receivers treat them as hints and read the change log.
+ */
+export interface ChangeFeed {
+  /** Calls `listener` for writes committed by any replica; resolves to an unsubscribe function. */
+  subscribe(listener: (storeId: string, revision: number) => void): Promise<() => Promise<void>>;
+}
+
+export interface Datastore extends StoresBackend, ModelsBackend, TuplesBackend, ChangelogBackend, AssertionsBackend, ApiKeysBackend, ChangeFeed {
   readonly kind: "memory" | "sqlite" | "postgres";
   close(): Promise<void>;
 }

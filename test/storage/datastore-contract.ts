@@ -7,9 +7,10 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { TenetError } from "../../src/errors.js";
+import { type ApiKeyRecord, hashSecret } from "../../src/identity/api-keys/api-key.js";
 import type { AuthorizationModel } from "../../src/policy/model/types.js";
 import { tupleKeyString, type TupleKey, type TupleKeyWithoutCondition } from "../../src/policy/tuples/tuple.js";
-import { type Datastore, type StoreRecord, type TupleFilter, type TupleRecord, TupleWriteConflict } from "../../src/storage/interfaces.js";
+import { type Assertion, type Datastore, type StoreRecord, type TupleFilter, type TupleRecord, TupleWriteConflict } from "../../src/storage/interfaces.js";
 import { matchesFilter } from "../../src/storage/paging.js";
 import { ULID_PATTERN } from "../../src/util/ulid.js";
 
@@ -81,6 +82,49 @@ async function readAll(ds: Datastore, storeId: string, filter: TupleFilter, page
   }
 }
 
+/**
+ * Records change notifications. PostgreSQL delivers them asynchronously (on another connection),
+ * the embedded adapters synchronously: `until(n)` waits for the n-th either way.
+ */
+export function changeRecorder(): { events: [string, number][]; listener: (storeId: string, revision: number) => void; until: (n: number, timeoutMs?: number) => Promise<void> } {
+  const events: [string, number][] = [];
+  return {
+    events,
+    listener: (storeId, revision) => {
+      events.push([storeId, revision]);
+    },
+    until: async (n, timeoutMs = 5000) => {
+      const deadline = Date.now() + timeoutMs;
+      while (events.length < n) {
+        if (Date.now() > deadline) assert.fail(`expected ${n} change notifications within ${timeoutMs} ms, got ${JSON.stringify(events)}`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    },
+  };
+}
+
+const apiKey = (id: string, createdAt: string, extra: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({
+  id,
+  name: `key ${id}`,
+  secretHash: hashSecret(`the secret of ${id}`),
+  scopes: ["check", "read"],
+  stores: ["*"],
+  createdAt,
+  rateLimit: 0,
+  ...extra,
+});
+
+/** Assertions using every field, nested contexts and conditional contextual tuples. */
+const sampleAssertions = (): Assertion[] => [
+  { tuple_key: { object: "doc:1", relation: "viewer", user: "user:a" }, expectation: true },
+  {
+    tuple_key: { object: "doc:2", relation: "viewer", user: "user:b" },
+    expectation: false,
+    contextual_tuples: [tk("doc:2", "viewer", "user:b", { name: "in_region", context: { region: "eu" } }), tk("doc:3", "viewer", "group:eng#member")],
+    context: { region: "us", allowed: ["eu", "naïve ✓ 🙂"], n: 1.5, big: Number.MAX_SAFE_INTEGER, nested: { x: null, y: [true, false] }, zkey: 1, akey: 2 },
+  },
+];
+
 const sortedKeys = (keys: TupleKey[]): TupleKey[] => [...keys].sort((a, b) => (tupleKeyString(a) < tupleKeyString(b) ? -1 : tupleKeyString(a) > tupleKeyString(b) ? 1 : 0));
 
 export function datastoreContract(name: string, factory: DatastoreFactory, opts: ContractOptions = {}): void {
@@ -150,17 +194,25 @@ export function datastoreContract(name: string, factory: DatastoreFactory, opts:
       await assert.rejects(collect(ds.allTuples(UNKNOWN_ID)), notFound);
       await assert.rejects(ds.revision(UNKNOWN_ID), notFound);
       await assert.rejects(ds.readChanges(UNKNOWN_ID, 0), notFound);
+      await assert.rejects(ds.writeAssertions(UNKNOWN_ID, UNKNOWN_ID, sampleAssertions()), notFound);
+      await assert.rejects(ds.readAssertions(UNKNOWN_ID, UNKNOWN_ID), notFound);
     });
 
-    it("deleting a store removes its models, tuples and changes, and only its own", async (ds) => {
+    it("deleting a store removes its models, tuples, changes and assertions, and only its own", async (ds) => {
       const doomed = await ds.createStore("doomed");
       const kept = await ds.createStore("kept");
+      const models: string[] = [];
       for (const s of [doomed, kept]) {
-        await ds.writeModel(s.id, model(["doc"]));
+        const m = await ds.writeModel(s.id, model(["doc"]));
+        models.push(m.id);
+        await ds.writeAssertions(s.id, m.id, sampleAssertions());
         await ds.writeTuples(s.id, [], [tk("doc:1", "viewer", "user:a"), tk("doc:2", "viewer", "user:b")]);
       }
       assert.equal(await ds.deleteStore(doomed.id), true);
       await assert.rejects(ds.latestModel(doomed.id), isCode("store_not_found"));
+      await assert.rejects(ds.readAssertions(doomed.id, models[0]!), isCode("store_not_found"));
+      await assert.rejects(ds.writeAssertions(doomed.id, models[0]!, []), isCode("store_not_found"));
+      assert.deepEqual(await ds.readAssertions(kept.id, models[1]!), sampleAssertions());
       await assert.rejects(ds.readTuples(doomed.id, {}), isCode("store_not_found"));
       await assert.rejects(ds.readChanges(doomed.id, 0), isCode("store_not_found"));
       await assert.rejects(ds.writeTuples(doomed.id, [], [tk("doc:3", "viewer", "user:c")]), isCode("store_not_found"));
@@ -480,6 +532,137 @@ export function datastoreContract(name: string, factory: DatastoreFactory, opts:
       assert.deepEqual((await ds.readChanges(s.id, 1, { type: "folder", limit: 1 })).map((c) => c.key.object), ["folder:2"]);
       assert.deepEqual(await ds.readChanges(s.id, 3), []);
       assert.deepEqual(await ds.readChanges(s.id, 0, { type: "nothing" }), []);
+    });
+
+    // ---- assertions ----
+    it("writes, replaces and reads the assertions of each model", async (ds) => {
+      const s = await ds.createStore("s");
+      const m1 = await ds.writeModel(s.id, model(["doc"]));
+      const m2 = await ds.writeModel(s.id, model(["doc", "folder"]));
+      assert.deepEqual(await ds.readAssertions(s.id, m1.id), []);
+      const written = sampleAssertions();
+      await ds.writeAssertions(s.id, m1.id, written);
+      written[0]!.expectation = false;
+      written.push(written[0]!);
+      const read = await ds.readAssertions(s.id, m1.id);
+      assert.deepEqual(read, sampleAssertions(), "the stored list is not the caller's array");
+      assert.deepEqual(Object.keys(read[1]!.context!), Object.keys(sampleAssertions()[1]!.context!), "context keys keep their order");
+      assert.ok(!("contextual_tuples" in read[0]!) && !("context" in read[0]!), "absent fields stay absent");
+      read[1]!.contextual_tuples!.pop();
+      assert.deepEqual(await ds.readAssertions(s.id, m1.id), sampleAssertions(), "the list read is a copy");
+      assert.deepEqual(await ds.readAssertions(s.id, m2.id), [], "assertions belong to their model");
+      const other = await ds.createStore("other");
+      assert.deepEqual(await ds.readAssertions(other.id, m1.id), [], "and to their store");
+
+      // A write replaces the whole list.
+      const replacement: Assertion[] = [{ tuple_key: { object: "folder:1", relation: "viewer", user: "user:c" }, expectation: true }];
+      await ds.writeAssertions(s.id, m1.id, replacement);
+      assert.deepEqual(await ds.readAssertions(s.id, m1.id), replacement);
+      await ds.writeAssertions(s.id, m2.id, sampleAssertions());
+      await ds.writeAssertions(s.id, m1.id, []);
+      assert.deepEqual(await ds.readAssertions(s.id, m1.id), []);
+      assert.deepEqual(await ds.readAssertions(s.id, m2.id), sampleAssertions());
+    });
+
+    // ---- API keys ----
+    it("creates, gets, lists (newest first) and revokes API keys, every field exactly", async (ds) => {
+      assert.deepEqual(await ds.listApiKeys(), []);
+      const s = await ds.createStore("s");
+      const a = apiKey("00000000000000a1", "2024-01-01T00:00:00.000Z", { scopes: ["admin"] });
+      const b = apiKey("00000000000000b2", "2024-03-01T12:30:45.123Z", { scopes: ["check", "read", "write"], stores: [s.id, UNKNOWN_ID], rateLimit: 2.5 });
+      const c = apiKey("00000000000000c3", "2024-02-01T00:00:00.000Z", { name: "naïve ✓ \"quoted\" 🙂", scopes: [], stores: [], rateLimit: 100 });
+      // Created together: the same time; ties are listed by id.
+      const d = apiKey("00000000000000d4", c.createdAt, { revokedAt: "2024-02-02T00:00:00.000Z" });
+      for (const k of [a, b, d, c]) await ds.createApiKey(k);
+
+      for (const k of [a, b, c]) {
+        const got = await ds.getApiKey(k.id);
+        assert.deepEqual(got, k);
+        assert.ok(got && !("revokedAt" in got), "an active key has no revokedAt key at all");
+      }
+      assert.deepEqual(await ds.getApiKey(d.id), d);
+      assert.equal((await ds.getApiKey(a.id))?.secretHash, hashSecret(`the secret of ${a.id}`), "the hash is stored as given");
+      assert.equal(await ds.getApiKey("0000000000000000"), undefined);
+      assert.deepEqual(await ds.listApiKeys(), [b, c, d, a]);
+
+      // Ids are unique: a second key with the same id is refused and changes nothing.
+      await assert.rejects(ds.createApiKey({ ...a, name: "impostor", scopes: ["admin", "write"] }), Error);
+      assert.deepEqual(await ds.getApiKey(a.id), a);
+
+      // Records returned are copies.
+      const copy = await ds.getApiKey(b.id);
+      copy!.scopes.push("admin");
+      copy!.stores.length = 0;
+      assert.deepEqual(await ds.getApiKey(b.id), b);
+
+      // Revocation happens once.
+      assert.equal(await ds.revokeApiKey(b.id, "2024-04-01T00:00:00.000Z"), true);
+      assert.deepEqual(await ds.getApiKey(b.id), { ...b, revokedAt: "2024-04-01T00:00:00.000Z" });
+      assert.equal(await ds.revokeApiKey(b.id, "2024-05-01T00:00:00.000Z"), false);
+      assert.equal((await ds.getApiKey(b.id))?.revokedAt, "2024-04-01T00:00:00.000Z", "a second revocation changes nothing");
+      assert.equal(await ds.revokeApiKey(d.id, "2024-05-01T00:00:00.000Z"), false, "a key created revoked stays as it was");
+      assert.equal(await ds.revokeApiKey("0000000000000000", "2024-05-01T00:00:00.000Z"), false);
+      assert.deepEqual(await ds.listApiKeys(), [{ ...b, revokedAt: "2024-04-01T00:00:00.000Z" }, c, d, a]);
+
+      // Keys are global: deleting a store they name leaves them.
+      assert.equal(await ds.deleteStore(s.id), true);
+      assert.equal((await ds.listApiKeys()).length, 4);
+    });
+
+    // ---- change feed ----
+    it("announces each committed tuple write to subscribers, until they unsubscribe", async (ds) => {
+      const a = await ds.createStore("a");
+      const b = await ds.createStore("b");
+      const first = changeRecorder();
+      const second = changeRecorder();
+      const unsubscribeFirst = await ds.subscribe(first.listener);
+      const unsubscribeSecond = await ds.subscribe(second.listener);
+      await ds.writeTuples(a.id, [], [tk("doc:1", "viewer", "user:a")]);
+      await ds.writeTuples(b.id, [], [tk("doc:1", "viewer", "user:a"), tk("doc:2", "viewer", "user:a")]);
+      // A refused write commits nothing and announces nothing; models are not tuple writes.
+      await assert.rejects(ds.writeTuples(a.id, [], [tk("doc:1", "viewer", "user:a")]), TupleWriteConflict);
+      await ds.writeModel(a.id, model(["doc"]));
+      await ds.writeTuples(a.id, [tk("doc:1", "viewer", "user:a")], []);
+      const expected: [string, number][] = [
+        [a.id, 1],
+        [b.id, 1],
+        [a.id, 2],
+      ];
+      await first.until(3);
+      await second.until(3);
+      assert.deepEqual(first.events, expected);
+      assert.deepEqual(second.events, expected);
+
+      await unsubscribeFirst();
+      await ds.writeTuples(b.id, [], [tk("doc:3", "viewer", "user:a")]);
+      await second.until(4);
+      assert.deepEqual(second.events, [...expected, [b.id, 2]]);
+      assert.equal(first.events.length, 3, "no notification after unsubscribing");
+      await unsubscribeSecond();
+    });
+
+    it("announces concurrent writes once each, and a throwing listener disturbs nothing", async (ds) => {
+      const s = await ds.createStore("s");
+      const throwing = changeRecorder();
+      const unsubscribeThrowing = await ds.subscribe((storeId, revision) => {
+        throwing.listener(storeId, revision);
+        throw new Error("listener failure");
+      });
+      const rec = changeRecorder();
+      const unsubscribe = await ds.subscribe(rec.listener);
+      const revisions = await Promise.all(Array.from({ length: 10 }, (_, i) => ds.writeTuples(s.id, [], [tk(`doc:${i}`, "viewer", "user:a")])));
+      await rec.until(10);
+      assert.deepEqual(
+        rec.events.map(([id, rev]) => `${id}:${rev}`).sort(),
+        revisions.map((rev) => `${s.id}:${rev}`).sort(),
+      );
+      assert.equal(await ds.writeTuples(s.id, [], [tk("doc:x", "viewer", "user:a")]), 11);
+      await rec.until(11);
+      assert.deepEqual(rec.events[10], [s.id, 11]);
+      await throwing.until(11);
+      assert.deepEqual(throwing.events, rec.events, "the throwing listener is still called for every write");
+      await unsubscribeThrowing();
+      await unsubscribe();
     });
   });
 }

@@ -46,7 +46,7 @@ describe("postgres migrations", PG_SKIP ? { skip: PG_SKIP } : {}, () => {
     await first.close();
     const before = await inspect(schema);
     assert.deepEqual(before.versions, versions);
-    for (const table of ["stores", "models", "tuples", "changelog", "schema_migrations"]) assert.ok(before.tables.includes(`${table}:r`), `table ${table} exists`);
+    for (const table of ["stores", "models", "tuples", "changelog", "assertions", "api_keys", "schema_migrations"]) assert.ok(before.tables.includes(`${table}:r`), `table ${table} exists`);
     for (let i = 0; i < 2; i++) {
       const again = await PostgresDatastore.open({ connectionString: PG_URL!, schema });
       assert.deepEqual(again.migrationsApplied, []);
@@ -54,6 +54,27 @@ describe("postgres migrations", PG_SKIP ? { skip: PG_SKIP } : {}, () => {
       await again.close();
     }
     assert.deepEqual(await inspect(schema), before);
+  });
+
+  test("a schema at version 1 is upgraded in place: only the later migrations run, data kept", async () => {
+    const schema = await freshSchema();
+    const pool = new pg.Pool({ connectionString: PG_URL!, options: `-c search_path=${schema}`, max: 1 });
+    try {
+      assert.deepEqual(await migratePostgres(pool, postgresMigrations().slice(0, 1)), [1]);
+    } finally {
+      await pool.end();
+    }
+    await adminQuery("INSERT INTO stores (id, name, created_at, updated_at) VALUES ('01ARZ3NDEKTSV4RRFFQ69G5FAV', 'old', now(), now())", [], schema);
+    const ds = await PostgresDatastore.open({ connectionString: PG_URL!, schema });
+    try {
+      assert.deepEqual(ds.migrationsApplied, versions.slice(1));
+      assert.equal((await ds.getStore("01ARZ3NDEKTSV4RRFFQ69G5FAV"))?.name, "old");
+      assert.deepEqual(await ds.readAssertions("01ARZ3NDEKTSV4RRFFQ69G5FAV", "m"), []);
+      assert.deepEqual(await ds.listApiKeys(), []);
+    } finally {
+      await ds.close();
+    }
+    assert.deepEqual((await inspect(schema)).versions, versions);
   });
 
   test("several replicas opening an empty schema at once: all succeed, migrations applied once", async () => {

@@ -46,7 +46,7 @@ describe("sqlite migrations", () => {
     await first.close();
     const before = inspect(file);
     assert.deepEqual(before.versions, versions);
-    for (const table of ["stores", "models", "tuples", "changelog", "schema_migrations"]) {
+    for (const table of ["stores", "models", "tuples", "changelog", "assertions", "api_keys", "schema_migrations"]) {
       assert.ok(before.schema.some((l) => l.startsWith(`table ${table}:`)), `table ${table} exists`);
     }
     for (let i = 0; i < 2; i++) {
@@ -56,6 +56,27 @@ describe("sqlite migrations", () => {
       await again.close();
     }
     assert.deepEqual(inspect(file), before);
+  });
+
+  test("a database at version 1 is upgraded in place: only the later migrations run, data kept", async () => {
+    const file = freshFile();
+    const db = new Database(file);
+    try {
+      assert.deepEqual(migrateSqlite(db, sqliteMigrations().slice(0, 1)), [1]);
+      db.prepare("INSERT INTO stores (id, name, created_at, updated_at) VALUES ('01ARZ3NDEKTSV4RRFFQ69G5FAV', 'old', 'x', 'x')").run();
+    } finally {
+      db.close();
+    }
+    const ds = SqliteDatastore.open(file);
+    try {
+      assert.deepEqual(ds.migrationsApplied, versions.slice(1));
+      assert.equal((await ds.getStore("01ARZ3NDEKTSV4RRFFQ69G5FAV"))?.name, "old");
+      assert.deepEqual(await ds.readAssertions("01ARZ3NDEKTSV4RRFFQ69G5FAV", "m"), []);
+      assert.deepEqual(await ds.listApiKeys(), []);
+    } finally {
+      await ds.close();
+    }
+    assert.deepEqual(inspect(file).versions, versions);
   });
 
   test("several processes opening a new file at once: all succeed, migrations applied once", async () => {

@@ -37,6 +37,12 @@ describe("sqlite adapter", () => {
     const m = await a.writeModel(s.id, { schema_version: "1.1", type_definitions: [{ type: "user" }] });
     await a.writeTuples(s.id, [], [{ object: "doc:1", relation: "viewer", user: "user:a", condition: { name: "c", context: { x: [1] } } }]);
     await a.writeTuples(s.id, [], [{ object: "doc:2", relation: "viewer", user: "user:a" }]);
+    const assertions = [{ tuple_key: { object: "doc:1", relation: "viewer", user: "user:a" }, expectation: true }];
+    await a.writeAssertions(s.id, m.id, assertions);
+    const key = { id: "00000000000000a1", name: "k", secretHash: "ab".repeat(32), scopes: ["read" as const], stores: [s.id], createdAt: "2024-01-01T00:00:00.000Z", rateLimit: 5 };
+    await a.createApiKey(key);
+    await a.createApiKey({ ...key, id: "00000000000000b2" });
+    await a.revokeApiKey("00000000000000b2", "2024-02-01T00:00:00.000Z");
     await a.close();
     const b = SqliteDatastore.open(file);
     try {
@@ -46,9 +52,41 @@ describe("sqlite adapter", () => {
       assert.equal(await b.revision(s.id), 2);
       assert.equal((await b.readTuples(s.id, {})).items.length, 2);
       assert.equal((await b.readChanges(s.id, 0)).length, 2);
+      assert.deepEqual(await b.readAssertions(s.id, m.id), assertions);
+      assert.deepEqual(await b.listApiKeys(), [key, { ...key, id: "00000000000000b2", revokedAt: "2024-02-01T00:00:00.000Z" }]);
       assert.equal(await b.writeTuples(s.id, [], [{ object: "doc:3", relation: "viewer", user: "user:a" }]), 3);
     } finally {
       await b.close();
+    }
+  });
+
+  test("deleting a store leaves no rows of it behind", async () => {
+    const file = freshFile();
+    const ds = SqliteDatastore.open(file);
+    const s = await ds.createStore("s");
+    const m = await ds.writeModel(s.id, { schema_version: "1.1", type_definitions: [{ type: "user" }] });
+    await ds.writeAssertions(s.id, m.id, [{ tuple_key: { object: "doc:1", relation: "viewer", user: "user:a" }, expectation: true }]);
+    await ds.writeTuples(s.id, [], [{ object: "doc:1", relation: "viewer", user: "user:a" }]);
+    assert.equal(await ds.deleteStore(s.id), true);
+    await ds.close();
+    const raw = new Database(file, { readonly: true });
+    try {
+      for (const table of ["models", "tuples", "changelog", "assertions"]) assert.equal(raw.prepare(`SELECT count(*) FROM ${table}`).pluck().get(), 0, table);
+    } finally {
+      raw.close();
+    }
+  });
+
+  test("announces a write to subscribers before writeTuples resolves", async () => {
+    const ds = SqliteDatastore.open(freshFile());
+    try {
+      const heard: [string, number][] = [];
+      await ds.subscribe((storeId, revision) => heard.push([storeId, revision]));
+      const s = await ds.createStore("s");
+      assert.equal(await ds.writeTuples(s.id, [], [{ object: "doc:1", relation: "viewer", user: "user:a" }]), 1);
+      assert.deepEqual(heard, [[s.id, 1]]);
+    } finally {
+      await ds.close();
     }
   });
 

@@ -10,7 +10,7 @@ export interface IssuerConfig {
   issuer: string;
   audience: string;
   /** Defaults to `${issuer}/.well-known/jwks.json` discovered via openid-configuration. */
-  jwksUri?: string;
+  jwksUri?: string | undefined;
 }
 
 const ALGORITHMS = ["ES256", "EdDSA", "RS256", "PS256"];

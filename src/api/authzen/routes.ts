@@ -80,9 +80,11 @@ export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { 
     r.add({
       method: "POST", url: `${m.prefix}/access/v1/evaluation`, summary: "Access evaluation", tags: TAGS, scope: "check",
       ...(params ? { params } : {}), body: s.evaluationBody,
-      handler: async ({ params: p, body }) => {
+      handler: async ({ params: p, body, reply }) => {
         const storeId = m.store((p ?? {}) as { store_id?: string });
-        return decide(policy, storeId, body.subject, body.resource, body.action, body.context);
+        const d = await decide(policy, storeId, body.subject, body.resource, body.action, body.context);
+        reply.tenetDecision = d.decision;
+        return d;
       },
     });
     r.add({

@@ -7,7 +7,7 @@ import type { z } from "zod";
 import { TenetError } from "../../errors.js";
 import type { PolicyService } from "../../policy/service.js";
 import type { TupleKey } from "../../policy/tuples/tuple.js";
-import type { ModelRecord, StoreRecord } from "../../storage/interfaces.js";
+import type { Assertion, ModelRecord, StoreRecord } from "../../storage/interfaces.js";
 import type { Router } from "../route.js";
 import { ensureFresh } from "./consistency.js";
 import * as s from "./schemas.js";
@@ -143,10 +143,29 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
     },
   });
 
+  // ---- assertions ----
+  r.add({
+    method: "PUT", url: "/stores/:store_id/assertions/:authorization_model_id", summary: "Write assertions of a model", tags: TAGS, scope: "write",
+    params: s.assertionParams, body: s.assertionsBody,
+    handler: async ({ params, body, reply }) => {
+      await policy.writeAssertions(params.store_id, params.authorization_model_id, body.assertions as Assertion[]);
+      reply.code(204);
+      return null;
+    },
+  });
+  r.add({
+    method: "GET", url: "/stores/:store_id/assertions/:authorization_model_id", summary: "Read assertions of a model", tags: TAGS, scope: "read",
+    params: s.assertionParams,
+    handler: async ({ params }) => ({
+      authorization_model_id: params.authorization_model_id,
+      assertions: await policy.readAssertions(params.store_id, params.authorization_model_id),
+    }),
+  });
+
   // ---- queries ----
   r.add({
     method: "POST", url: "/stores/:store_id/check", summary: "Check", tags: TAGS, scope: "check", params: s.storeParams, body: s.checkBody,
-    handler: async ({ params, body }) => {
+    handler: async ({ params, body, reply }) => {
       await ensureFresh(policy, params.store_id, body);
       const res = await policy.check(params.store_id, {
         ...body.tuple_key,
@@ -155,6 +174,7 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
         modelId: body.authorization_model_id,
         explain: body.explain,
       });
+      reply.tenetDecision = res.allowed;
       return res.why ? { allowed: res.allowed, resolution: "", why: res.why } : { allowed: res.allowed, resolution: "" };
     },
   });

@@ -1,36 +1,78 @@
 /**
- * `tenet serve`: runs Tenet embedded. This first cut starts the policy service over the
- * in-memory datastore and a health endpoint; storage (SQLite in TENET_DATA_DIR) and the HTTP
- * APIs are added by the storage and API work.
+ * `tenet serve`: runs Tenet. Configuration is read and validated once; storage is SQLite in the
+ * data directory unless TENET_DATABASE_URL names PostgreSQL. Failures at start (bad config, a
+ * database that cannot be reached or opened) print one clear line and exit non-zero.
  */
-import { createServer } from "node:http";
-import { MemoryDatastore } from "../../storage/memory/memory-datastore.js";
+import { bootstrapAdminKey } from "../../api/auth/bootstrap.js";
+import { ApiAuthenticator } from "../../api/auth/authenticator.js";
+import { JwtVerifier } from "../../api/auth/jwt.js";
+import { registerAuthzenRoutes } from "../../api/authzen/routes.js";
+import { createMetrics, registerMetrics } from "../../api/metrics/metrics.js";
+import { buildServer } from "../../api/server.js";
+import { loadConfig } from "../../config/config.js";
 import { PolicyService } from "../../policy/service.js";
+import { isStorageError } from "../../storage/errors.js";
+import { openDatastore } from "../../storage/open.js";
 import type { Io } from "../main.js";
+import { flagValue } from "./flags.js";
 
 export async function serveCommand(args: string[], io: Io): Promise<number> {
-  const portArg = args.indexOf("--port");
-  const port = Number(portArg >= 0 ? args[portArg + 1] : process.env.TENET_PORT ?? 8080);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    io.err("tenet serve: --port must be an integer between 0 and 65535\n");
-    return 2;
+  const overrides: Record<string, string> = {};
+  for (const [flag, key] of [["--port", "port"], ["--host", "host"], ["--data-dir", "dataDir"], ["--log-level", "logLevel"]] as const) {
+    const v = flagValue(args, flag);
+    if (v !== undefined) overrides[key] = v;
   }
-  const policy = new PolicyService(new MemoryDatastore());
-  void policy;
-  const server = createServer((req, res) => {
-    if (req.url === "/healthz") {
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ status: "SERVING" }));
-      return;
+  const config = loadConfig(process.env, overrides);
+  let ds;
+  try {
+    ds = await openDatastore(config.databaseUrl ? { dataDir: config.dataDir, databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
+  } catch (err) {
+    if (isStorageError(err)) {
+      io.err(`tenet serve: cannot open the database (${err.code}): ${err.message}\n`);
+      return 1;
     }
-    res.writeHead(404, { "content-type": "application/json" }).end(JSON.stringify({ code: "not_found", message: "no such route" }));
+    throw err;
+  }
+  const boot = await bootstrapAdminKey(ds, { dataDir: config.dataDir, adminToken: config.adminToken });
+  if (boot.generatedToken) {
+    io.err(`\nNo API key existed, so an admin key was created. It is shown once; it is also in ${boot.tokenFile} (mode 0600):\n\n  ${boot.generatedToken}\n\n`);
+  }
+  const policy = new PolicyService(ds);
+  const stopSync = await policy.startSync({ pollMs: config.syncIntervalMs });
+  const auth = new ApiAuthenticator(ds, config.oidcIssuers.length ? new JwtVerifier(config.oidcIssuers) : null);
+  const metrics = createMetrics(policy);
+  let baseUrl = "";
+  const app = await buildServer({
+    policy,
+    auth,
+    logLevel: config.logLevel,
+    bodyLimit: config.bodyLimitBytes,
+    requestTimeoutMs: config.requestTimeoutMs,
+    plugins: [
+      (r) => registerAuthzenRoutes(r, policy, { defaultStoreId: config.defaultStoreId, baseUrl: () => baseUrl }),
+      registerMetrics(metrics),
+    ],
   });
-  await new Promise<void>((resolve) => server.listen(port, "127.0.0.1", resolve));
-  const addr = server.address();
-  io.out(`tenet listening on http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : port}\n`);
+  try {
+    await app.listen({ host: config.host, port: config.port });
+  } catch (err) {
+    io.err(`tenet serve: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}\n`);
+    await stopSync();
+    await ds.close();
+    return 1;
+  }
+  const addr = app.server.address();
+  const port = typeof addr === "object" && addr ? addr.port : config.port;
+  baseUrl = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  io.out(`tenet listening on ${baseUrl} (storage: ${ds.kind}${ds.kind === "sqlite" ? ` in ${config.dataDir}` : ""})\n`);
   await new Promise<void>((resolve) => {
-    const stop = () => server.close(() => resolve());
+    const stop = () => resolve();
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
   });
+  // Drain: stop accepting, let in-flight requests finish, then release storage.
+  await app.close();
+  await stopSync();
+  await ds.close();
   return 0;
 }

@@ -61,9 +61,14 @@ export interface SuiteResult {
   failures: Failure[];
 }
 
+/** What the suite drives: the policy service itself, or a client of Tenet's HTTP API. */
+export type SuiteTarget = Pick<PolicyService, "createStore" | "writeModel" | "write" | "check" | "listObjects" | "listUsers">;
+
 export interface SuiteOptions {
   /** A fresh datastore per test case (defaults to in-memory). */
   datastore?: () => Datastore | Promise<Datastore>;
+  /** Drive another target instead (e.g. the HTTP API); called once per test case. */
+  target?: () => Promise<{ target: SuiteTarget; close: () => Promise<void> }>;
   /** Run only tests whose name matches. */
   filter?: RegExp;
 }
@@ -91,8 +96,16 @@ const same = (a: string[], b: string[]): boolean => {
   return x.length === y.length && x.every((v, i) => v === y[i]);
 };
 
+/** OpenFGA's numeric code of an error from any target (TenetError, or an HTTP client error). */
+function codeOf(err: unknown): number | undefined {
+  if (err instanceof TenetError) return err.openfgaCode;
+  const c = (err as { openfgaCode?: unknown } | null)?.openfgaCode;
+  return typeof c === "number" ? c : undefined;
+}
+
 function describeError(err: unknown): string {
   if (err instanceof TenetError) return `error ${err.openfgaCode ?? err.code}: ${err.message}`;
+  if (codeOf(err) !== undefined) return `error ${codeOf(err)}: ${(err as Error).message}`;
   return `unexpected ${err instanceof Error ? err.stack ?? err.message : String(err)}`;
 }
 
@@ -100,8 +113,15 @@ export async function runSuite(tests: TestCase[], opts: SuiteOptions = {}): Prom
   const result: SuiteResult = { passed: 0, failed: 0, failures: [] };
   for (const test of tests) {
     if (opts.filter && !opts.filter.test(test.name)) continue;
-    const ds = opts.datastore ? await opts.datastore() : new MemoryDatastore();
-    const svc = new PolicyService(ds);
+    let svc: SuiteTarget;
+    let close: () => Promise<void>;
+    if (opts.target) {
+      ({ target: svc, close } = await opts.target());
+    } else {
+      const ds = opts.datastore ? await opts.datastore() : new MemoryDatastore();
+      svc = new PolicyService(ds);
+      close = () => ds.close();
+    }
     try {
       const store = await svc.createStore(test.name.slice(0, 64));
       for (const [si, stage] of test.stages.entries()) {
@@ -128,7 +148,7 @@ export async function runSuite(tests: TestCase[], opts: SuiteOptions = {}): Prom
             else if (!eq(got, expected)) fail(label, `expected ${JSON.stringify(expected)}, got ${JSON.stringify(got)}`);
             else pass();
           } catch (err) {
-            const code = err instanceof TenetError ? err.openfgaCode : undefined;
+            const code = codeOf(err);
             if (errorCode !== undefined && code === errorCode) pass();
             else fail(label, `expected ${errorCode !== undefined ? `error ${errorCode}` : JSON.stringify(expected)}, got ${describeError(err)}`);
           }
@@ -178,7 +198,7 @@ export async function runSuite(tests: TestCase[], opts: SuiteOptions = {}): Prom
         }
       }
     } finally {
-      await ds.close();
+      await close();
     }
   }
   return result;

@@ -3,10 +3,12 @@
  * by `tenet test`. Writes are atomic because they are validated completely before any change.
  */
 import { TenetError } from "../../errors.js";
+import type { ApiKeyRecord } from "../../identity/api-keys/api-key.js";
 import type { AuthorizationModel } from "../../policy/model/types.js";
 import { tupleKeyString, type TupleKey, type TupleKeyWithoutCondition } from "../../policy/tuples/tuple.js";
 import { ulid } from "../../util/ulid.js";
 import {
+  type Assertion,
   type Datastore,
   type ModelRecord,
   type Page,
@@ -18,6 +20,7 @@ import {
   TupleWriteConflict,
 } from "../interfaces.js";
 import { matchesFilter, pageOf } from "../paging.js";
+import { LocalChangeFeed } from "./local-change-feed.js";
 
 interface StoreState {
   record: StoreRecord;
@@ -25,11 +28,29 @@ interface StoreState {
   tuples: Map<string, TupleRecord>;
   changes: TupleChange[];
   revision: number;
+  /** Per model id. */
+  assertions: Map<string, Assertion[]>;
+}
+
+/** Newest first: by creation time (ISO 8601 strings sort by time), then by id. */
+function compareApiKeys(a: ApiKeyRecord, b: ApiKeyRecord): number {
+  if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** A copy of a key record, with no `revokedAt` key at all while the key is active. */
+function copyApiKey(rec: ApiKeyRecord): ApiKeyRecord {
+  const { revokedAt, ...rest } = rec;
+  const copy: ApiKeyRecord = { ...rest, scopes: [...rec.scopes], stores: [...rec.stores] };
+  if (revokedAt !== undefined) copy.revokedAt = revokedAt;
+  return copy;
 }
 
 export class MemoryDatastore implements Datastore {
   readonly kind = "memory" as const;
   private readonly stores = new Map<string, StoreState>();
+  private readonly apiKeys = new Map<string, ApiKeyRecord>();
+  private readonly feed = new LocalChangeFeed();
 
   private state(storeId: string): StoreState {
     const s = this.stores.get(storeId);
@@ -40,7 +61,7 @@ export class MemoryDatastore implements Datastore {
   async createStore(name: string): Promise<StoreRecord> {
     const now = new Date().toISOString();
     const record = { id: ulid(), name, createdAt: now, updatedAt: now };
-    this.stores.set(record.id, { record, models: [], tuples: new Map(), changes: [], revision: 0 });
+    this.stores.set(record.id, { record, models: [], tuples: new Map(), changes: [], revision: 0, assertions: new Map() });
     return { ...record };
   }
 
@@ -102,6 +123,7 @@ export class MemoryDatastore implements Datastore {
       s.tuples.set(tupleKeyString(w), { key, revision, timestamp });
       s.changes.push({ revision, operation: "write", key, timestamp });
     }
+    this.feed.publish(storeId, revision);
     return revision;
   }
 
@@ -129,5 +151,46 @@ export class MemoryDatastore implements Datastore {
     return out;
   }
 
-  async close(): Promise<void> {}
+  // ---- assertions ----
+  async writeAssertions(storeId: string, modelId: string, assertions: Assertion[]): Promise<void> {
+    // A JSON round trip, as the SQL adapters store them: what is read is what JSON can carry.
+    this.state(storeId).assertions.set(modelId, JSON.parse(JSON.stringify(assertions)) as Assertion[]);
+  }
+
+  async readAssertions(storeId: string, modelId: string): Promise<Assertion[]> {
+    const a = this.state(storeId).assertions.get(modelId);
+    return a ? structuredClone(a) : [];
+  }
+
+  // ---- API keys ----
+  async createApiKey(rec: ApiKeyRecord): Promise<void> {
+    if (this.apiKeys.has(rec.id)) throw new Error(`API key '${rec.id}' already exists`);
+    this.apiKeys.set(rec.id, copyApiKey(rec));
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const rec = this.apiKeys.get(id);
+    return rec ? copyApiKey(rec) : undefined;
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return [...this.apiKeys.values()].sort(compareApiKeys).map(copyApiKey);
+  }
+
+  async revokeApiKey(id: string, at: string): Promise<boolean> {
+    const rec = this.apiKeys.get(id);
+    if (!rec || rec.revokedAt !== undefined) return false;
+    rec.revokedAt = at;
+    return true;
+  }
+
+  // ---- change feed ----
+  /** Listeners are called synchronously after each tuple write of this datastore. */
+  subscribe(listener: (storeId: string, revision: number) => void): Promise<() => Promise<void>> {
+    return this.feed.subscribe(listener);
+  }
+
+  async close(): Promise<void> {
+    this.feed.clear();
+  }
 }

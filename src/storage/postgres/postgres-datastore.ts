@@ -7,14 +7,20 @@
  * replica, are serialised and revisions have no gaps; writers to different stores do not wait
  * for each other. Deletes and writes are one set-based statement each (unnest of arrays) that
  * also appends the change-log rows, so a batch of 100 tuples costs five round trips.
+ *
+ * Change feed: the revision increment also queues `pg_notify(<channel>, '<storeId>:<revision>')`,
+ * which PostgreSQL delivers when (and only if) the transaction commits, to every replica
+ * subscribed to the schema's channel (see change-listener.ts).
  */
-import { Pool, type PoolClient, type PoolConfig, type QueryConfig, type QueryResult, type QueryResultRow } from "pg";
+import { Pool, type ClientConfig, type PoolClient, type PoolConfig, type QueryConfig, type QueryResult, type QueryResultRow } from "pg";
 import { TenetError } from "../../errors.js";
+import type { ApiKeyRecord, Scope } from "../../identity/api-keys/api-key.js";
 import type { AuthorizationModel } from "../../policy/model/types.js";
 import type { TupleKey, TupleKeyWithoutCondition } from "../../policy/tuples/tuple.js";
 import { ulid } from "../../util/ulid.js";
 import { StorageError } from "../errors.js";
 import {
+  type Assertion,
   type Datastore,
   type ModelRecord,
   type Page,
@@ -26,6 +32,7 @@ import {
   TupleWriteConflict,
 } from "../interfaces.js";
 import { pageSize } from "../paging.js";
+import { ChangeSubscription, changeChannel } from "./change-listener.js";
 import { decodeKeyset, encodeKeyset, tupleQuery } from "./keyset.js";
 import { migratePostgres } from "./migrate.js";
 
@@ -75,6 +82,17 @@ interface ChangeRow extends TupleRow {
   changed_at: Date;
 }
 
+interface ApiKeyRow {
+  id: string;
+  name: string;
+  secret_hash: string;
+  scopes: Scope[];
+  stores: string[];
+  created_at: string;
+  revoked_at: string | null;
+  rate_limit: number;
+}
+
 interface KeyRow {
   object: string;
   relation: string;
@@ -82,6 +100,7 @@ interface KeyRow {
 }
 
 const TUPLE_COLUMNS = "object, relation, subject, condition_name, condition_context";
+const API_KEY_COLUMNS = "id, name, secret_hash, scopes, stores, created_at, revoked_at, rate_limit";
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
 const SQL = {
@@ -95,7 +114,8 @@ const SQL = {
   latestModel: "SELECT store_id, id, model, created_at FROM models WHERE store_id = $1 ORDER BY id DESC LIMIT 1",
   listModels: "SELECT store_id, id, model, created_at FROM models WHERE store_id = $1 AND ($2::text IS NULL OR id < $2) ORDER BY id DESC LIMIT $3",
   revision: "SELECT revision FROM stores WHERE id = $1",
-  bumpRevision: "UPDATE stores SET revision = revision + 1 WHERE id = $1 RETURNING revision",
+  // Also queues the change notification, sent only if the transaction commits.
+  bumpRevision: "UPDATE stores SET revision = revision + 1 WHERE id = $1 RETURNING revision, pg_notify($2, id || ':' || revision) AS notified",
   // Deletes the batch and logs each deleted tuple (with the condition it had), in input order.
   deleteTuples: `
     WITH d AS (
@@ -124,6 +144,15 @@ const SQL = {
   changes: `SELECT revision, operation, ${TUPLE_COLUMNS}, changed_at FROM changelog
     WHERE store_id = $1 AND revision > $2 AND ($3::text IS NULL OR (object >= $3 AND object < $4))
     ORDER BY revision, id LIMIT $5`,
+  // Inserts or replaces, only if the store exists.
+  writeAssertions: `INSERT INTO assertions (store_id, model_id, assertions) SELECT $1, $2, $3::json WHERE EXISTS (SELECT 1 FROM stores WHERE id = $1)
+    ON CONFLICT (store_id, model_id) DO UPDATE SET assertions = EXCLUDED.assertions`,
+  readAssertions: "SELECT assertions FROM assertions WHERE store_id = $1 AND model_id = $2",
+  insertApiKey: `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4::text[], $5::text[], $6, $7, $8)`,
+  getApiKey: `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE id = $1`,
+  listApiKeys: `SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC, id`,
+  revokeApiKey: "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+  currentSchema: "SELECT current_schema() AS schema",
 } as const;
 
 function tupleKey(r: TupleRow): TupleKey {
@@ -138,6 +167,20 @@ function storeRecord(r: StoreRow): StoreRecord {
 
 function modelRecord(r: ModelRow): ModelRecord {
   return { id: r.id, storeId: r.store_id, model: r.model, createdAt: r.created_at.toISOString() };
+}
+
+function apiKeyRecord(r: ApiKeyRow): ApiKeyRecord {
+  const rec: ApiKeyRecord = {
+    id: r.id,
+    name: r.name,
+    secretHash: r.secret_hash,
+    scopes: r.scopes,
+    stores: r.stores,
+    createdAt: r.created_at,
+    rateLimit: r.rate_limit,
+  };
+  if (r.revoked_at !== null) rec.revokedAt = r.revoked_at;
+  return rec;
 }
 
 function storeNotFound(id: string): TenetError {
@@ -213,14 +256,29 @@ export class PostgresDatastore implements Datastore {
     // next query; without a listener the 'error' event would crash the process.
     pool.on("error", () => undefined);
     let applied: number[];
+    let schema: string;
     try {
       applied = await migratePostgres(pool);
+      // Where the migrations put the tables (the schema option, or the URL's search_path).
+      schema = (await pool.query<{ schema: string }>(SQL.currentSchema)).rows[0]!.schema;
     } catch (err) {
       await pool.end().catch(() => undefined);
       throw classifyPostgresError(err, target);
     }
-    return new PostgresDatastore(pool, target, applied, batchSize);
+    // The change feed's own connections: the same server, its own connection each, found by name.
+    const listenConfig: ClientConfig = {
+      connectionString: opts.connectionString,
+      connectionTimeoutMillis: config.connectionTimeoutMillis,
+      application_name: "tenet-listen",
+      // So that a connection that silently died (network partition) is noticed and replaced.
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    };
+    return new PostgresDatastore(pool, target, applied, batchSize, changeChannel(schema), listenConfig);
   }
+
+  private readonly subscriptions = new Set<ChangeSubscription>();
+  private closed = false;
 
   private constructor(
     private readonly pool: Pool,
@@ -228,6 +286,9 @@ export class PostgresDatastore implements Datastore {
     /** Migration versions this open applied (empty when the schema was already current). */
     readonly migrationsApplied: readonly number[],
     batchSize: number,
+    /** The NOTIFY channel of this schema's tuple writes. */
+    readonly changeChannel: string,
+    private readonly listenConfig: ClientConfig,
   ) {
     this.batchSize = batchSize;
   }
@@ -332,7 +393,7 @@ export class PostgresDatastore implements Datastore {
   // ---- tuples ----
   async writeTuples(storeId: string, deletes: TupleKeyWithoutCondition[], writes: TupleKey[]): Promise<number> {
     return this.transaction("BEGIN", async (c) => {
-      const bumped = await c.query<{ revision: string }>({ name: "tenet_bump_revision", text: SQL.bumpRevision, values: [storeId] });
+      const bumped = await c.query<{ revision: string }>({ name: "tenet_bump_revision", text: SQL.bumpRevision, values: [storeId, this.changeChannel] });
       const row = bumped.rows[0];
       if (!row) throw storeNotFound(storeId);
       const revision = Number(row.revision);
@@ -440,7 +501,91 @@ export class PostgresDatastore implements Datastore {
     return r.rows.map((row) => ({ revision: Number(row.revision), operation: row.operation, key: tupleKey(row), timestamp: row.changed_at.toISOString() }));
   }
 
+  // ---- assertions ----
+  async writeAssertions(storeId: string, modelId: string, assertions: Assertion[]): Promise<void> {
+    let r: QueryResult;
+    try {
+      r = await this.query("write_assertions", SQL.writeAssertions, [storeId, modelId, JSON.stringify(assertions)]);
+    } catch (err) {
+      // 23503: the store was deleted between the EXISTS and the foreign key check.
+      if ((err as { code?: unknown }).code === "23503") throw storeNotFound(storeId);
+      throw err;
+    }
+    if (r.rowCount === 0) throw storeNotFound(storeId);
+  }
+
+  async readAssertions(storeId: string, modelId: string): Promise<Assertion[]> {
+    const row = (await this.query<{ assertions: Assertion[] }>("read_assertions", SQL.readAssertions, [storeId, modelId])).rows[0];
+    if (row) return row.assertions;
+    await this.requireStore(storeId);
+    return [];
+  }
+
+  // ---- API keys ----
+  async createApiKey(rec: ApiKeyRecord): Promise<void> {
+    try {
+      await this.query("insert_api_key", SQL.insertApiKey, [
+        rec.id,
+        rec.name,
+        rec.secretHash,
+        rec.scopes,
+        rec.stores,
+        rec.createdAt,
+        rec.revokedAt ?? null,
+        rec.rateLimit,
+      ]);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === "23505") throw new Error(`API key '${rec.id}' already exists`, { cause: err });
+      throw err;
+    }
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const row = (await this.query<ApiKeyRow>("get_api_key", SQL.getApiKey, [id])).rows[0];
+    return row ? apiKeyRecord(row) : undefined;
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return (await this.query<ApiKeyRow>("list_api_keys", SQL.listApiKeys, [])).rows.map(apiKeyRecord);
+  }
+
+  async revokeApiKey(id: string, at: string): Promise<boolean> {
+    const r = await this.query("revoke_api_key", SQL.revokeApiKey, [id, at]);
+    return (r.rowCount ?? 0) > 0;
+  }
+
+  // ---- change feed ----
+  /**
+   * Calls `listener` for every tuple write committed in this schema by any replica (this one
+   * included), over a dedicated LISTEN connection that reconnects by itself when it drops. Throws
+   * a StorageError if that connection cannot be opened at first.
+   */
+  async subscribe(listener: (storeId: string, revision: number) => void): Promise<() => Promise<void>> {
+    const closed = (): StorageError => new StorageError("unavailable", "the datastore is closed");
+    if (this.closed) throw closed();
+    const sub = new ChangeSubscription(this.listenConfig, this.changeChannel, listener);
+    try {
+      await sub.start();
+    } catch (err) {
+      throw classifyPostgresError(err, this.target);
+    }
+    if (this.closed) {
+      // close() ran while this connected: it did not see this subscription.
+      await sub.end();
+      throw closed();
+    }
+    this.subscriptions.add(sub);
+    return async () => {
+      this.subscriptions.delete(sub);
+      await sub.end();
+    };
+  }
+
   async close(): Promise<void> {
+    this.closed = true;
+    const subs = [...this.subscriptions];
+    this.subscriptions.clear();
+    await Promise.all(subs.map((s) => s.end()));
     if (!this.pool.ended && !this.pool.ending) await this.pool.end();
   }
 

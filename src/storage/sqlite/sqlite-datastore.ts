@@ -9,15 +9,21 @@
  *
  * better-sqlite3 is synchronous: each method runs to completion without yielding, so no two
  * statements of this connection ever interleave.
+ *
+ * Change feed: this process owns the file, so subscribers are in-process listeners, called after
+ * each tuple write of this datastore commits. Writes by another process on the same file are
+ * not announced; receivers treat notifications as hints anyway.
  */
 import Database from "better-sqlite3";
 import type Sqlite from "better-sqlite3";
 import { TenetError } from "../../errors.js";
+import type { ApiKeyRecord, Scope } from "../../identity/api-keys/api-key.js";
 import type { AuthorizationModel } from "../../policy/model/types.js";
 import type { TupleKey, TupleKeyWithoutCondition } from "../../policy/tuples/tuple.js";
 import { ulid } from "../../util/ulid.js";
 import { StorageError } from "../errors.js";
 import {
+  type Assertion,
   type Datastore,
   type ModelRecord,
   type Page,
@@ -28,6 +34,7 @@ import {
   type TupleRecord,
   TupleWriteConflict,
 } from "../interfaces.js";
+import { LocalChangeFeed } from "../memory/local-change-feed.js";
 import { pageSize } from "../paging.js";
 import { decodeKeyset, encodeKeyset, tupleQuery } from "./keyset.js";
 import { migrateSqlite } from "./migrate.js";
@@ -72,6 +79,17 @@ interface ChangeRow extends TupleRow {
   changed_at: string;
 }
 
+interface ApiKeyRow {
+  id: string;
+  name: string;
+  secret_hash: string;
+  scopes: string;
+  stores: string;
+  created_at: string;
+  revoked_at: string | null;
+  rate_limit: number;
+}
+
 const TUPLE_COLUMNS = "object, relation, subject, condition_name, condition_context";
 
 function tupleKey(r: TupleRow): TupleKey {
@@ -88,6 +106,22 @@ function storeRecord(r: StoreRow): StoreRecord {
 
 function modelRecord(r: ModelRow): ModelRecord {
   return { id: r.id, storeId: r.store_id, model: JSON.parse(r.model) as AuthorizationModel, createdAt: r.created_at };
+}
+
+const API_KEY_COLUMNS = "id, name, secret_hash, scopes, stores, created_at, revoked_at, rate_limit";
+
+function apiKeyRecord(r: ApiKeyRow): ApiKeyRecord {
+  const rec: ApiKeyRecord = {
+    id: r.id,
+    name: r.name,
+    secretHash: r.secret_hash,
+    scopes: JSON.parse(r.scopes) as Scope[],
+    stores: JSON.parse(r.stores) as string[],
+    createdAt: r.created_at,
+    rateLimit: r.rate_limit,
+  };
+  if (r.revoked_at !== null) rec.revokedAt = r.revoked_at;
+  return rec;
 }
 
 function storeNotFound(id: string): TenetError {
@@ -122,6 +156,7 @@ export class SqliteDatastore implements Datastore {
   private readonly s;
   private readonly readTupleStatements = new Map<string, Sqlite.Statement<unknown[], TupleRecordRow>>();
   private readonly writeTx: (storeId: string, deletes: TupleKeyWithoutCondition[], writes: TupleKey[]) => number;
+  private readonly feed = new LocalChangeFeed();
 
   /**
    * Opens (creating if needed) the database file and brings its schema up to date. Throws a
@@ -189,6 +224,18 @@ export class SqliteDatastore implements Datastore {
       changes: db.prepare<[string, number, number], ChangeRow>(
         `SELECT revision, operation, ${TUPLE_COLUMNS}, changed_at FROM changelog WHERE store_id = ? AND revision > ? ORDER BY revision, id LIMIT ?`,
       ),
+      // Inserts or replaces, only if the store exists, in one statement.
+      writeAssertions: db.prepare<[string, string, string, string]>(
+        `INSERT INTO assertions (store_id, model_id, assertions) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM stores WHERE id = ?)
+         ON CONFLICT (store_id, model_id) DO UPDATE SET assertions = excluded.assertions`,
+      ),
+      readAssertions: db.prepare<[string, string], string>("SELECT assertions FROM assertions WHERE store_id = ? AND model_id = ?").pluck(),
+      insertApiKey: db.prepare<[string, string, string, string, string, string, string | null, number]>(
+        `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      getApiKey: db.prepare<[string], ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE id = ?`),
+      listApiKeys: db.prepare<[], ApiKeyRow>(`SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC, id`),
+      revokeApiKey: db.prepare<[string, string]>("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"),
       changesOfType: db.prepare<[string, number, string, string, number], ChangeRow>(
         `SELECT revision, operation, ${TUPLE_COLUMNS}, changed_at FROM changelog
          WHERE store_id = ? AND revision > ? AND object >= ? AND object < ? ORDER BY revision, id LIMIT ?`,
@@ -294,7 +341,9 @@ export class SqliteDatastore implements Datastore {
 
   // ---- tuples ----
   async writeTuples(storeId: string, deletes: TupleKeyWithoutCondition[], writes: TupleKey[]): Promise<number> {
-    return this.guard(() => this.writeTx(storeId, deletes, writes));
+    const revision = this.guard(() => this.writeTx(storeId, deletes, writes));
+    this.feed.publish(storeId, revision);
+    return revision;
   }
 
   async readTuples(storeId: string, filter: TupleFilter, page?: PageRequest): Promise<Page<TupleRecord>> {
@@ -360,7 +409,62 @@ export class SqliteDatastore implements Datastore {
     return rows.map((r) => ({ revision: r.revision, operation: r.operation, key: tupleKey(r), timestamp: r.changed_at }));
   }
 
+  // ---- assertions ----
+  async writeAssertions(storeId: string, modelId: string, assertions: Assertion[]): Promise<void> {
+    const json = JSON.stringify(assertions);
+    if (this.guard(() => this.s.writeAssertions.run(storeId, modelId, json, storeId).changes) === 0) throw storeNotFound(storeId);
+  }
+
+  async readAssertions(storeId: string, modelId: string): Promise<Assertion[]> {
+    return this.guard(() => {
+      const json = this.s.readAssertions.get(storeId, modelId);
+      if (json !== undefined) return JSON.parse(json) as Assertion[];
+      this.requireStore(storeId);
+      return [];
+    });
+  }
+
+  // ---- API keys ----
+  async createApiKey(rec: ApiKeyRecord): Promise<void> {
+    try {
+      this.s.insertApiKey.run(
+        rec.id,
+        rec.name,
+        rec.secretHash,
+        JSON.stringify(rec.scopes),
+        JSON.stringify(rec.stores),
+        rec.createdAt,
+        rec.revokedAt ?? null,
+        rec.rateLimit,
+      );
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (code === "SQLITE_CONSTRAINT_PRIMARYKEY") throw new Error(`API key '${rec.id}' already exists`, { cause: err });
+      throw classifySqliteError(err, this.file);
+    }
+  }
+
+  async getApiKey(id: string): Promise<ApiKeyRecord | undefined> {
+    const row = this.guard(() => this.s.getApiKey.get(id));
+    return row ? apiKeyRecord(row) : undefined;
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return this.guard(() => this.s.listApiKeys.all()).map(apiKeyRecord);
+  }
+
+  async revokeApiKey(id: string, at: string): Promise<boolean> {
+    return this.guard(() => this.s.revokeApiKey.run(at, id).changes > 0);
+  }
+
+  // ---- change feed ----
+  /** Listeners are called synchronously after each committed tuple write of this datastore. */
+  subscribe(listener: (storeId: string, revision: number) => void): Promise<() => Promise<void>> {
+    return this.feed.subscribe(listener);
+  }
+
   async close(): Promise<void> {
+    this.feed.clear();
     if (this.db.open) this.db.close();
   }
 
