@@ -15,6 +15,8 @@ export type TenetErrorCode =
   | "type_not_found"
   | "relation_not_found"
   | "model_not_found"
+  | "latest_model_not_found"
+  | "invalid_consistency_token"
   | "store_not_found"
   | "resolution_too_complex"
   | "request_too_large"
@@ -42,7 +44,9 @@ const OPENFGA_CODES: Partial<Record<TenetErrorCode, number>> = {
   relation_not_found: 2022,
   invalid_tuple: 2027,
   model_not_found: 2001,
-  store_not_found: 2026,
+  latest_model_not_found: 2020,
+  invalid_consistency_token: 2000,
+  store_not_found: 5002,
   cannot_delete_missing_tuple: 2017,
   duplicate_tuple_in_write: 2004,
   write_conflict: 2017,
@@ -60,11 +64,14 @@ const STATUS: Record<TenetErrorCode, number> = {
   condition_evaluation_error: 400,
   type_not_found: 400,
   relation_not_found: 400,
-  model_not_found: 404,
+  // OpenFGA answers every error in its 2000-3999 range with 400, missing models included.
+  model_not_found: 400,
+  latest_model_not_found: 400,
+  invalid_consistency_token: 400,
   store_not_found: 404,
   resolution_too_complex: 400,
   request_too_large: 413,
-  write_conflict: 409,
+  write_conflict: 400,
   cannot_delete_missing_tuple: 400,
   duplicate_tuple_in_write: 400,
   not_found: 404,

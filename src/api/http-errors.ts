@@ -4,6 +4,7 @@
  * anything else is a 500 whose details stay in the log, never in the response.
  */
 import { TenetError, type TenetErrorCode } from "../errors.js";
+import { isStorageError } from "../storage/errors.js";
 
 /** OpenFGA's error code names (openfga/api ErrorCode, NotFoundErrorCode, InternalErrorCode). */
 const OPENFGA_NAMES: Partial<Record<TenetErrorCode, string>> = {
@@ -18,12 +19,19 @@ const OPENFGA_NAMES: Partial<Record<TenetErrorCode, string>> = {
   type_not_found: "type_not_found",
   relation_not_found: "relation_not_found",
   model_not_found: "authorization_model_not_found",
+  latest_model_not_found: "latest_authorization_model_not_found",
+  invalid_consistency_token: "validation_error",
   store_not_found: "store_id_not_found",
   resolution_too_complex: "authorization_model_resolution_too_complex",
   write_conflict: "write_failed_due_to_invalid_input",
   cannot_delete_missing_tuple: "write_failed_due_to_invalid_input",
   duplicate_tuple_in_write: "cannot_allow_duplicate_tuples_in_one_request",
 };
+
+/** The OpenFGA error name for a Tenet error code (its own name when OpenFGA has none). */
+export function openfgaName(code: TenetErrorCode): string {
+  return OPENFGA_NAMES[code] ?? code;
+}
 
 export interface ErrorBody {
   code: string;
@@ -32,11 +40,16 @@ export interface ErrorBody {
   tenet_code?: string;
 }
 
-export function errorResponse(err: unknown): { status: number; body: ErrorBody; internal: boolean } {
+export function errorResponse(err: unknown): { status: number; body: ErrorBody; internal: boolean; retryAfter?: number } {
+  // The database is unreachable: deny with a retryable 503 (never answer from guesswork).
+  if (isStorageError(err) && err.code === "unavailable") {
+    return { status: 503, body: { code: "unavailable", message: "the database is unavailable; retry shortly" }, internal: true, retryAfter: 1 };
+  }
   if (err instanceof TenetError) {
     const code = OPENFGA_NAMES[err.code] ?? err.code;
     const body: ErrorBody = { code, message: err.message };
     if (code !== err.code) body.tenet_code = err.code;
+    if (err.code === "unavailable") return { status: 503, body, internal: false, retryAfter: 1 };
     return { status: err.status, body, internal: err.status >= 500 };
   }
   const e = err as { statusCode?: number; code?: string; message?: string };

@@ -42,6 +42,22 @@ function parse<T extends z.ZodType>(schema: T | undefined, value: unknown, where
   return r.data;
 }
 
+export const MAX_NESTING = 64;
+
+/** Iterative (so it cannot overflow itself): does `value` nest deeper than `max`? */
+export function nestingDepthExceeds(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, d] = stack.pop()!;
+    if (typeof v !== "object" || v === null) continue;
+    if (d >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === "object" && child !== null) stack.push([child, d + 1]);
+    }
+  }
+  return false;
+}
+
 export class Router {
   readonly routes: RegisteredRoute[] = [];
 
@@ -63,6 +79,11 @@ export class Router {
       url: spec.url,
       config: { scope: spec.scope, routeUrl: spec.url },
       handler: async (req, reply) => {
+        // Bodies nested deeper than any real request would overflow the stack of recursive
+        // code downstream (JSON.stringify, CEL conversion): refuse them at the boundary.
+        if (req.body !== undefined && nestingDepthExceeds(req.body, MAX_NESTING)) {
+          throw new TenetError("validation_error", `invalid request: body is nested more than ${MAX_NESTING} levels deep`);
+        }
         const params = parse(spec.params, req.params, "path");
         const query = parse(spec.query, req.query, "query");
         const body = parse(spec.body, req.body, "body");

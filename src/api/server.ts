@@ -53,6 +53,14 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
       return typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // Malformed HTTP (bad request line, oversized headers) gets the same error shape as the API.
+    clientErrorHandler: (err, socket) => {
+      const status = (err as { code?: string }).code === "HPE_HEADER_OVERFLOW" ? 431 : 400;
+      const body = JSON.stringify({ code: status === 431 ? "request_too_large" : "bad_request", message: status === 431 ? "request headers too large" : "malformed HTTP request" });
+      if (socket.writable) {
+        socket.end(`HTTP/1.1 ${status} ${status === 431 ? "Request Header Fields Too Large" : "Bad Request"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+      } else socket.destroy(err);
+    },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     // Per-request lines would double the cost of a check; latency is in /metrics instead.
     logController: new LogController({ disableRequestLogging: true }),
@@ -66,9 +74,10 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
 
   app.setErrorHandler((err, req, reply) => {
-    const { status, body, internal } = errorResponse(err);
+    const { status, body, internal, retryAfter } = errorResponse(err);
     if (internal) req.log.error({ err }, "request failed");
-    if (status === 429 && (err as { retryAfter?: number }).retryAfter) reply.header("retry-after", String((err as { retryAfter?: number }).retryAfter));
+    const wait = retryAfter ?? (err as { retryAfter?: number }).retryAfter;
+    if ((status === 429 || status === 503) && wait) reply.header("retry-after", String(wait));
     if (status === 401) reply.header("www-authenticate", 'Bearer realm="tenet"');
     reply.code(status).send(body);
   });
@@ -85,6 +94,9 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   });
   registerOpenFgaRoutes(router, opts.policy);
   for (const p of opts.plugins ?? []) p(router, app);
-  app.get("/openapi.json", async () => openApiDocument(router.routes));
+  router.add({
+    method: "GET", url: "/openapi.json", summary: "This API's OpenAPI 3.1 document", tags: ["Operations"], scope: "check",
+    handler: async () => openApiDocument(router.routes),
+  });
   return app;
 }

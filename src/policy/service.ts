@@ -6,6 +6,7 @@
 import { TenetError } from "../errors.js";
 import type { Assertion, Datastore, ModelRecord, Page, PageRequest, StoreRecord, TupleChange, TupleFilter, TupleRecord } from "../storage/interfaces.js";
 import { TupleWriteConflict } from "../storage/interfaces.js";
+import { pageOf } from "../storage/paging.js";
 import { Engine, type BatchCheckItem, type BatchCheckOutcome, type CheckRequest, type CheckResult, type ExpandRequest, type ListObjectsRequest, type ListUsersRequest } from "./engine/engine.js";
 import type { UsersetTreeNode } from "./engine/expand.js";
 import { TypeSystem } from "./model/typesystem.js";
@@ -36,11 +37,24 @@ export class PolicyService {
   private readonly runtimes = new Map<string, Promise<StoreRuntime>>();
   private readonly typesystems = new Map<string, TypeSystem>();
   private readonly writeLocks = new Map<string, Promise<unknown>>();
+  /**
+   * Fail closed when this replica loses the database: while syncing, answers are only given if
+   * the database was reached within `maxStalenessMs`; otherwise queries fail with a retryable
+   * `unavailable` rather than allow from an index that may miss revocations made elsewhere.
+   */
+  private lastContact = Date.now();
+  private maxStalenessMs = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly ds: Datastore,
     private readonly opts: { maxTuplesPerWrite?: number } = {},
   ) {}
+
+  private assertFresh(): void {
+    if (Date.now() - this.lastContact > this.maxStalenessMs) {
+      throw new TenetError("unavailable", "this replica has lost contact with the database; retry shortly");
+    }
+  }
 
   /** True when the datastore answers (for /readyz). */
   async ready(): Promise<boolean> {
@@ -66,8 +80,17 @@ export class PolicyService {
     return s;
   }
 
-  listStores(page?: PageRequest): Promise<Page<StoreRecord>> {
-    return this.ds.listStores(page);
+  /** Lists stores; with `name`, only those of that name (filtered before paging). */
+  async listStores(page?: PageRequest, name?: string): Promise<Page<StoreRecord>> {
+    if (name === undefined || name === "") return this.ds.listStores(page);
+    const matching: StoreRecord[] = [];
+    let token: string | undefined;
+    do {
+      const p = await this.ds.listStores(token ? { pageSize: 100, continuationToken: token } : { pageSize: 100 });
+      matching.push(...p.items.filter((s) => s.name === name));
+      token = p.continuationToken;
+    } while (token);
+    return pageOf(matching, page);
   }
 
   async deleteStore(id: string): Promise<void> {
@@ -92,7 +115,11 @@ export class PolicyService {
   async getModel(storeId: string, modelId?: string): Promise<ModelRecord> {
     await this.getStore(storeId);
     const rec = modelId ? await this.ds.getModel(storeId, modelId) : await this.ds.latestModel(storeId);
-    if (!rec) throw new TenetError("model_not_found", modelId ? `model '${modelId}' not found` : "the store has no authorization model yet");
+    if (!rec) {
+      throw modelId
+        ? new TenetError("model_not_found", `authorization model '${modelId}' not found`)
+        : new TenetError("latest_model_not_found", "the store has no authorization model yet: write one first");
+    }
     return rec;
   }
 
@@ -105,6 +132,7 @@ export class PolicyService {
    * so compiled ones are cached by id and a query touches the database only the first time.
    */
   async typeSystem(storeId: string, modelId?: string): Promise<{ ts: TypeSystem; modelId: string }> {
+    this.assertFresh();
     const rt = await this.runtime(storeId);
     const id = modelId ?? rt.latestModelId;
     if (id !== undefined) {
@@ -226,6 +254,20 @@ export class PolicyService {
     return this.ds.readChanges(storeId, after, opts);
   }
 
+  /** The last revision written before `time` (0 if none): where a change read from `time` starts. */
+  async revisionBefore(storeId: string, time: Date): Promise<number> {
+    let after = 0;
+    for (;;) {
+      const page = await this.ds.readChanges(storeId, after, { limit: 1000 });
+      if (page.length === 0) return after;
+      for (const c of page) {
+        if (Date.parse(c.timestamp) >= time.getTime()) return c.revision - 1;
+      }
+      after = page[page.length - 1]!.revision;
+      if (page.length < 1000) return after;
+    }
+  }
+
   // ---- queries ----
   async check(storeId: string, req: CheckRequest & { modelId?: string | undefined }): Promise<CheckResult> {
     const { ts } = await this.typeSystem(storeId, req.modelId);
@@ -291,8 +333,10 @@ export class PolicyService {
    * every notification from the feed, and every `pollMs` as a backstop for lost notifications.
    * A store deleted elsewhere is dropped. Returns a function that stops syncing.
    */
-  async startSync(opts: { pollMs: number; onError?: (err: unknown) => void }): Promise<() => Promise<void>> {
+  async startSync(opts: { pollMs: number; maxStalenessMs?: number; onError?: (err: unknown) => void }): Promise<() => Promise<void>> {
     const onError = opts.onError ?? (() => undefined);
+    this.maxStalenessMs = opts.maxStalenessMs ?? Math.max(3 * opts.pollMs, 3000);
+    this.lastContact = Date.now();
     const sync = (storeId: string, revision?: number) => {
       const rt = this.runtimes.get(storeId);
       if (!rt) return;
@@ -308,7 +352,15 @@ export class PolicyService {
         .catch(onError);
     };
     const unsubscribe = await this.ds.subscribe((storeId, revision) => sync(storeId, revision));
+    let probing = false;
     const timer = setInterval(() => {
+      if (!probing) {
+        probing = true;
+        void this.ready().then((ok) => {
+          probing = false;
+          if (ok) this.lastContact = Date.now();
+        });
+      }
       for (const id of this.loadedStores()) sync(id);
     }, opts.pollMs);
     timer.unref();
@@ -323,11 +375,17 @@ export class PolicyService {
     return (await this.runtime(storeId)).revision;
   }
 
-  /** Waits until the index reflects at least `revision`, refreshing from storage; false on timeout. */
+  /**
+   * Waits until the index reflects at least `revision`, refreshing from storage; false on
+   * timeout. A revision the store has never reached is a caller's mistake, refused at once.
+   */
   async waitForRevision(storeId: string, revision: number, timeoutMs = 1000): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
+    if ((await this.runtime(storeId)).revision >= revision) return true;
+    if ((await this.ds.revision(storeId)) < revision) {
+      throw new TenetError("invalid_consistency_token", `consistency token ${revision} is newer than any write to this store`);
+    }
     for (;;) {
-      if ((await this.runtime(storeId)).revision >= revision) return true;
       const now = await this.refresh(storeId);
       if (now >= revision) return true;
       if (Date.now() >= deadline) return false;

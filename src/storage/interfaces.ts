@@ -111,7 +111,8 @@ export interface AssertionsBackend {
 
 /**
  * Change notifications between replicas. PostgreSQL publishes `(storeId, revision)` after each
- * committed tuple write (LISTEN/NOTIFY); embedded adapters have one process and publish nothing.
+ * committed tuple write (LISTEN/NOTIFY) to every replica; the embedded adapters have one process
+ * and notify its own listeners.
  * Notifications may be lost: receivers treat them as hints and read the change log.
  */
 export interface ChangeFeed {

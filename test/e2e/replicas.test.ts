@@ -58,7 +58,15 @@ describe("replicas on PostgreSQL", PG_SKIP ? { skip: PG_SKIP } : {}, () => {
 
   before(async () => {
     schema = await createTestSchema();
-    [a, b] = await Promise.all([replica(), replica()]);
+    // Start both at once (they race to migrate and install the key); if one fails, stop the
+    // other so the test process can exit.
+    const started = await Promise.allSettled([replica(), replica()]);
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed) {
+      for (const r of started) if (r.status === "fulfilled") await r.value.stop();
+      throw (failed as PromiseRejectedResult).reason;
+    }
+    [a, b] = started.map((r) => (r as PromiseFulfilledResult<ServeProcess>).value) as [ServeProcess, ServeProcess];
     const store = await call(a.url, "POST", "/stores", { name: "replicas" });
     assert.equal(store.status, 201, JSON.stringify(store.json));
     storeId = String(store.json.id);

@@ -188,8 +188,8 @@ describe("PolicyService.write: all or nothing", () => {
 
   it("a store without a model cannot take tuples", async () => {
     const empty = (await svc.createStore("empty")).id;
-    await rejectsWith(svc.write(empty, { writes: [T("doc:1", "viewer", "user:anne")] }), "model_not_found");
-    await rejectsWith(svc.write("no-such-store", { writes: [T("doc:1", "viewer", "user:anne")] }), "store_not_found", 2026);
+    await rejectsWith(svc.write(empty, { writes: [T("doc:1", "viewer", "user:anne")] }), "latest_model_not_found", 2020);
+    await rejectsWith(svc.write("no-such-store", { writes: [T("doc:1", "viewer", "user:anne")] }), "store_not_found", 5002);
   });
 
   it("concurrent writes of the same tuple: exactly one succeeds", async () => {
@@ -316,7 +316,7 @@ describe("PolicyService: queries see writes immediately", () => {
   it("queries on a deleted store fail with store_not_found", async () => {
     await svc.write(store, { writes: [T("doc:1", "viewer", "user:anne")] });
     await svc.deleteStore(store);
-    await rejectsWith(svc.check(store, { object: "doc:1", relation: "viewer", user: "user:anne" }), "store_not_found", 2026);
+    await rejectsWith(svc.check(store, { object: "doc:1", relation: "viewer", user: "user:anne" }), "store_not_found", 5002);
     await rejectsWith(svc.deleteStore(store), "store_not_found");
   });
 });
@@ -332,7 +332,7 @@ describe("PolicyService: models and stores", () => {
 
   it("getModel without a model, with an unknown id", async () => {
     const empty = (await svc.createStore("empty")).id;
-    await rejectsWith(svc.getModel(empty), "model_not_found", 2001);
+    await rejectsWith(svc.getModel(empty), "latest_model_not_found", 2020);
     await rejectsWith(svc.getModel(store, "nope"), "model_not_found");
   });
 

@@ -34,6 +34,20 @@ function expand(scopes: readonly string[]): Set<string> {
   return out;
 }
 
+/** Refuses a store-scoped credential on another store (routes without the store in the path call this). */
+export function authorizeStore(principal: Principal | undefined, storeId: string): void {
+  if (!principal) throw new TenetError("unauthenticated", "missing credentials");
+  if (principal.stores !== "*" && !principal.stores.has(storeId)) {
+    throw new TenetError("forbidden", "this credential may not use this store");
+  }
+}
+
+/** Refuses store-scoped credentials on routes that span every store (metrics, store lists). */
+export function requireGlobal(principal: Principal | undefined): void {
+  if (!principal) throw new TenetError("unauthenticated", "missing credentials");
+  if (principal.stores !== "*") throw new TenetError("forbidden", "this route needs a credential valid for every store");
+}
+
 export class ApiAuthenticator implements Authenticator {
   private readonly limiter = new RateLimiter();
   /** Verified keys are cached briefly so a check does not hit the database; revocation clears it. */
@@ -58,9 +72,7 @@ export class ApiAuthenticator implements Authenticator {
     const principal = token.startsWith("tenet_") ? await this.fromApiKey(token) : await this.fromJwt(token);
     if (!principal.scopes.has(scope)) throw new TenetError("forbidden", `this credential lacks the '${scope}' scope`);
     const storeId = (req.params as { store_id?: string } | undefined)?.store_id;
-    if (storeId && principal.stores !== "*" && !principal.stores.has(storeId)) {
-      throw new TenetError("forbidden", "this credential may not use this store");
-    }
+    if (storeId) authorizeStore(principal, storeId);
     if ((scope === "admin" && !storeId && principal.stores !== "*")) {
       throw new TenetError("forbidden", "store-scoped credentials cannot manage stores");
     }

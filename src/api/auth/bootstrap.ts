@@ -17,8 +17,14 @@ export async function bootstrapAdminKey(keys: ApiKeysBackend, opts: { dataDir: s
   if (opts.adminToken) {
     const r = recordForToken(opts.adminToken, { name: "admin (TENET_ADMIN_TOKEN)", scopes: ["admin"], stores: ["*"] });
     if (!r) throw new Error("TENET_ADMIN_TOKEN is not a Tenet API key");
-    const existing = await keys.getApiKey(r.id);
-    if (!existing) await keys.createApiKey(r.record);
+    if (!(await keys.getApiKey(r.id))) {
+      try {
+        await keys.createApiKey(r.record);
+      } catch (err) {
+        // Replicas starting together race to install the same key: losing the race is fine.
+        if (!(await keys.getApiKey(r.id))) throw err;
+      }
+    }
     return {};
   }
   const all = await keys.listApiKeys();

@@ -8,7 +8,9 @@
  * A decision's `context.reason` says why (the explain path, or the error for a failed item).
  */
 import { TenetError } from "../../errors.js";
+import type { FastifyRequest } from "fastify";
 import type { PolicyService } from "../../policy/service.js";
+import { authorizeStore } from "../auth/authenticator.js";
 import type { Router } from "../route.js";
 import * as s from "./schemas.js";
 
@@ -32,12 +34,16 @@ async function decide(policy: PolicyService, storeId: string, sub: Entity, res: 
     });
     return r.allowed ? { decision: true, context: { reason: r.why } } : { decision: false };
   } catch (err) {
-    if (err instanceof TenetError && err.status < 500) {
+    // Problems with one evaluation (an unknown relation, a missing condition parameter) are that
+    // evaluation's deny; problems with the store itself fail the whole request.
+    if (err instanceof TenetError && err.status < 500 && !STORE_LEVEL.has(err.code)) {
       return { decision: false, context: { error: { status: err.status, code: err.code, message: err.message } } };
     }
     throw err;
   }
 }
+
+const STORE_LEVEL = new Set(["store_not_found", "latest_model_not_found", "model_not_found", "unavailable", "unauthenticated", "forbidden"]);
 
 function paged<T>(all: T[], page: { token?: string | undefined; limit?: number | undefined } | undefined) {
   const start = page?.token ? Number.parseInt(Buffer.from(page.token, "base64url").toString("utf8"), 10) : 0;
@@ -49,12 +55,14 @@ function paged<T>(all: T[], page: { token?: string | undefined; limit?: number |
 }
 
 export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { defaultStoreId?: string | undefined; baseUrl: () => string }): void {
-  const mounts: Array<{ prefix: string; store: (params: { store_id?: string }) => string; params?: typeof s.storeParams }> = [
+  const mounts: Array<{ prefix: string; store: (params: { store_id?: string }, req: FastifyRequest) => string; params?: typeof s.storeParams }> = [
     { prefix: "/stores/:store_id", store: (p) => p.store_id!, params: s.storeParams },
     {
       prefix: "",
-      store: () => {
+      store: (_p, req) => {
         if (!opts.defaultStoreId) throw new TenetError("not_found", "no default store is configured (set TENET_DEFAULT_STORE); use /stores/{store_id}/access/v1/...");
+        // The store is not in the path, so the authenticator could not check it: do it here.
+        authorizeStore(req.principal, opts.defaultStoreId);
         return opts.defaultStoreId;
       },
     },
@@ -80,8 +88,8 @@ export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { 
     r.add({
       method: "POST", url: `${m.prefix}/access/v1/evaluation`, summary: "Access evaluation", tags: TAGS, scope: "check",
       ...(params ? { params } : {}), body: s.evaluationBody,
-      handler: async ({ params: p, body, reply }) => {
-        const storeId = m.store((p ?? {}) as { store_id?: string });
+      handler: async ({ params: p, body, reply, req }) => {
+        const storeId = m.store((p ?? {}) as { store_id?: string }, req);
         const d = await decide(policy, storeId, body.subject, body.resource, body.action, body.context);
         reply.tenetDecision = d.decision;
         return d;
@@ -90,8 +98,8 @@ export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { 
     r.add({
       method: "POST", url: `${m.prefix}/access/v1/evaluations`, summary: "Access evaluations (batch)", tags: TAGS, scope: "check",
       ...(params ? { params } : {}), body: s.evaluationsBody,
-      handler: async ({ params: p, body }) => {
-        const storeId = m.store((p ?? {}) as { store_id?: string });
+      handler: async ({ params: p, body, req }) => {
+        const storeId = m.store((p ?? {}) as { store_id?: string }, req);
         const items = body.evaluations && body.evaluations.length > 0 ? body.evaluations : [{}];
         const semantic = body.options?.evaluations_semantic ?? "execute_all";
         const evaluations: Array<{ decision: boolean; context?: unknown }> = [];
@@ -116,8 +124,8 @@ export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { 
     r.add({
       method: "POST", url: `${m.prefix}/access/v1/search/subject`, summary: "Subject search", tags: TAGS, scope: "check",
       ...(params ? { params } : {}), body: s.searchSubjectBody,
-      handler: async ({ params: p, body }) => {
-        const storeId = m.store((p ?? {}) as { store_id?: string });
+      handler: async ({ params: p, body, req }) => {
+        const storeId = m.store((p ?? {}) as { store_id?: string }, req);
         const users = await policy.listUsers(storeId, {
           object: `${body.resource.type}:${body.resource.id}`,
           relation: body.action.name,
@@ -131,8 +139,8 @@ export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { 
     r.add({
       method: "POST", url: `${m.prefix}/access/v1/search/resource`, summary: "Resource search", tags: TAGS, scope: "check",
       ...(params ? { params } : {}), body: s.searchResourceBody,
-      handler: async ({ params: p, body }) => {
-        const storeId = m.store((p ?? {}) as { store_id?: string });
+      handler: async ({ params: p, body, req }) => {
+        const storeId = m.store((p ?? {}) as { store_id?: string }, req);
         const objects = await policy.listObjects(storeId, {
           type: body.resource.type,
           relation: body.action.name,
@@ -147,8 +155,8 @@ export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { 
     r.add({
       method: "POST", url: `${m.prefix}/access/v1/search/action`, summary: "Action search", tags: TAGS, scope: "check",
       ...(params ? { params } : {}), body: s.searchActionBody,
-      handler: async ({ params: p, body }) => {
-        const storeId = m.store((p ?? {}) as { store_id?: string });
+      handler: async ({ params: p, body, req }) => {
+        const storeId = m.store((p ?? {}) as { store_id?: string }, req);
         const { ts } = await policy.typeSystem(storeId);
         const rels = [...(ts.types.get(body.resource.type)?.relations.keys() ?? [])];
         if (!ts.types.has(body.resource.type)) throw new TenetError("type_not_found", `type '${body.resource.type}' is not defined in the model`);

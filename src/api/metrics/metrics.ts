@@ -6,6 +6,7 @@ import type { FastifyInstance } from "fastify";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { PolicyService } from "../../policy/service.js";
 import type { Router } from "../route.js";
+import { requireGlobal } from "../auth/authenticator.js";
 
 export interface Metrics {
   registry: Registry;
@@ -63,7 +64,9 @@ export function registerMetrics(metrics: Metrics): (r: Router, app: FastifyInsta
     });
     r.add({
       method: "GET", url: "/metrics", summary: "Prometheus metrics", tags: ["Operations"], scope: "read",
-      handler: async ({ reply }) => {
+      handler: async ({ reply, req }) => {
+        // Metrics name every store: only credentials valid for every store may read them.
+        requireGlobal(req.principal);
         reply.header("content-type", metrics.registry.contentType);
         return metrics.registry.metrics();
       },

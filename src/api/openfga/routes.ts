@@ -4,7 +4,8 @@
  */
 import type { FastifyReply } from "fastify";
 import type { z } from "zod";
-import { TenetError } from "../../errors.js";
+import { TenetError, type TenetErrorCode } from "../../errors.js";
+import { openfgaName } from "../http-errors.js";
 import type { PolicyService } from "../../policy/service.js";
 import type { TupleKey } from "../../policy/tuples/tuple.js";
 import type { Assertion, ModelRecord, StoreRecord } from "../../storage/interfaces.js";
@@ -40,8 +41,8 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
   r.add({
     method: "GET", url: "/stores", summary: "List stores", tags: TAGS, scope: "admin", query: s.pageQuery,
     handler: async ({ query }) => {
-      const page = await policy.listStores(pageReq(query));
-      const stores = page.items.filter((x) => !query.name || x.name === query.name).map(storeJson);
+      const page = await policy.listStores(pageReq(query), query.name);
+      const stores = page.items.map(storeJson);
       return { stores, continuation_token: page.continuationToken ?? "" };
     },
   });
@@ -119,7 +120,13 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
     method: "GET", url: "/stores/:store_id/changes", summary: "Read the change log", tags: TAGS, scope: "read", params: s.storeParams, query: s.changesQuery,
     handler: async ({ params, query }) => {
       await policy.getStore(params.store_id);
-      const { after, skip } = decodeChangesToken(query.continuation_token);
+      let { after, skip } = decodeChangesToken(query.continuation_token);
+      if (query.start_time && !query.continuation_token) {
+        const t = new Date(query.start_time);
+        if (Number.isNaN(t.getTime())) throw new TenetError("validation_error", "start_time must be an RFC 3339 timestamp");
+        after = await policy.revisionBefore(params.store_id, t);
+        skip = 0;
+      }
       const size = query.page_size ?? 50;
       const opts: { type?: string; limit: number } = { limit: skip + size };
       if (query.type) opts.type = query.type;
@@ -194,7 +201,7 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
       );
       const result: Record<string, unknown> = {};
       for (const [id, out] of results) {
-        result[id] = out.error ? { error: { input_error: out.error.code, message: out.error.message } } : { allowed: out.allowed };
+        result[id] = out.error ? { error: { input_error: openfgaName(out.error.code as TenetErrorCode), message: out.error.message } } : { allowed: out.allowed };
       }
       return { result };
     },

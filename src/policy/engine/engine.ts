@@ -242,7 +242,14 @@ export class Engine {
   private context(ctx: unknown): Record<string, unknown> | undefined {
     if (ctx === undefined || ctx === null) return undefined;
     if (typeof ctx !== "object" || Array.isArray(ctx)) throw new TenetError("invalid_context", "context must be a JSON object");
-    if (JSON.stringify(ctx).length > MAX_CONTEXT_BYTES) throw new TenetError("request_too_large", `context is larger than ${MAX_CONTEXT_BYTES} bytes`);
+    let size: number;
+    try {
+      size = JSON.stringify(ctx).length;
+    } catch {
+      // Cycles or nesting deep enough to exhaust the stack.
+      throw new TenetError("invalid_context", "context must be plain JSON of reasonable depth");
+    }
+    if (size > MAX_CONTEXT_BYTES) throw new TenetError("request_too_large", `context is larger than ${MAX_CONTEXT_BYTES} bytes`);
     return ctx as Record<string, unknown>;
   }
 

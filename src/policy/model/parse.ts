@@ -119,10 +119,16 @@ export function parseJson(input: unknown): AuthorizationModel {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
     throw new TenetError("invalid_model", "model must be a JSON object with schema_version and type_definitions");
   }
-  if (typeof input !== "string" && JSON.stringify(value).length > MAX_MODEL_BYTES) {
-    throw new TenetError("invalid_model", `model is larger than ${MAX_MODEL_BYTES} bytes`);
+  if (typeof input !== "string") {
+    let size: number;
+    try {
+      size = JSON.stringify(value).length;
+    } catch {
+      throw new TenetError("invalid_model", "model must be plain JSON of reasonable depth");
+    }
+    if (size > MAX_MODEL_BYTES) throw new TenetError("invalid_model", `model is larger than ${MAX_MODEL_BYTES} bytes`);
   }
-  const m = value as Partial<AuthorizationModel>;
+  const m = value as Partial<AuthorizationModel> & Record<string, unknown>;
   if (m.schema_version !== "1.1") {
     throw new TenetError("invalid_model", `unsupported schema_version ${JSON.stringify(m.schema_version)}: only 1.1 is supported`);
   }
@@ -137,6 +143,7 @@ export function parseJson(input: unknown): AuthorizationModel {
       throw new TenetError("invalid_model", `type '${td.type}': relations must be an object`);
     }
   });
+  checkKnownKeys(m);
   const model: AuthorizationModel = {
     schema_version: "1.1",
     type_definitions: m.type_definitions,
@@ -153,4 +160,53 @@ export function parseModel(input: unknown): AuthorizationModel {
     return trimmed.startsWith("{") ? parseJson(input) : parseDsl(input);
   }
   return parseJson(input);
+}
+
+/**
+ * The JSON model is checked strictly: a key OpenFGA does not define (usually a typo such as
+ * `computed_userset`) is an error, not silently stored.
+ */
+const TYPE_KEYS = new Set(["type", "relations", "metadata"]);
+const TYPE_META_KEYS = new Set(["relations", "module", "source_info"]);
+const REL_META_KEYS = new Set(["directly_related_user_types", "module", "source_info"]);
+const REF_KEYS = new Set(["type", "relation", "wildcard", "condition"]);
+const USERSET_KEYS = new Set(["this", "computedUserset", "tupleToUserset", "union", "intersection", "difference"]);
+
+function unknownKeys(obj: unknown, allowed: Set<string>, where: string, out: string[]): void {
+  if (typeof obj !== "object" || obj === null) return;
+  for (const k of Object.keys(obj)) if (!allowed.has(k)) out.push(`${where}: unknown field '${k}'`);
+}
+
+function checkUserset(u: unknown, where: string, out: string[], depth = 0): void {
+  if (typeof u !== "object" || u === null || depth > 50) return;
+  unknownKeys(u, USERSET_KEYS, where, out);
+  const x = u as Record<string, { child?: unknown[]; base?: unknown; subtract?: unknown }>;
+  for (const c of x.union?.child ?? []) checkUserset(c, where, out, depth + 1);
+  for (const c of x.intersection?.child ?? []) checkUserset(c, where, out, depth + 1);
+  if (x.difference) {
+    checkUserset(x.difference.base, where, out, depth + 1);
+    checkUserset(x.difference.subtract, where, out, depth + 1);
+  }
+}
+
+function checkKnownKeys(m: Partial<AuthorizationModel> & Record<string, unknown>): void {
+  const out: string[] = [];
+  unknownKeys(m, new Set(["schema_version", "type_definitions", "conditions", "id"]), "model", out);
+  for (const td of m.type_definitions ?? []) {
+    const t = (td as { type?: string }).type;
+    unknownKeys(td, TYPE_KEYS, `type ${t}`, out);
+    for (const [r, u] of Object.entries(td.relations ?? {})) checkUserset(u, `${t}#${r}`, out);
+    if (td.metadata) {
+      unknownKeys(td.metadata, TYPE_META_KEYS, `type ${t} metadata`, out);
+      for (const [r, meta] of Object.entries(td.metadata.relations ?? {})) {
+        unknownKeys(meta, REL_META_KEYS, `${t}#${r} metadata`, out);
+        for (const ref of meta?.directly_related_user_types ?? []) unknownKeys(ref, REF_KEYS, `${t}#${r} type restriction`, out);
+      }
+    }
+  }
+  if (out.length) {
+    throw new TenetError("invalid_model", `invalid model: ${out.slice(0, 5).join("; ")}${out.length > 5 ? `; and ${out.length - 5} more` : ""}`, {
+      details: out.slice(0, 20).map((message) => ({ message })),
+    });
+  }
 }
