@@ -48,6 +48,13 @@ const ENV_NAMES: Record<keyof Config, string> = {
   bodyLimitBytes: "TENET_BODY_LIMIT_BYTES",
 };
 
+const FLAG_NAMES: Partial<Record<keyof Config, string>> = {
+  dataDir: "--data-dir",
+  host: "--host",
+  port: "--port",
+  logLevel: "--log-level",
+};
+
 /** The default data directory: `$XDG_DATA_HOME/tenet`, else `~/.local/share/tenet`. */
 export function defaultDataDir(env: NodeJS.ProcessEnv = process.env): string {
   const base = env.XDG_DATA_HOME && env.XDG_DATA_HOME !== "" ? env.XDG_DATA_HOME : join(homedir(), ".local", "share");
@@ -68,21 +75,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     defaultStoreId: overrides.defaultStoreId ?? (env.TENET_DEFAULT_STORE || undefined),
     adminToken: env.TENET_ADMIN_TOKEN || undefined,
     oidcIssuers: parseIssuers(env.TENET_OIDC_ISSUERS),
-    syncIntervalMs: overrides.syncIntervalMs ?? env.TENET_SYNC_INTERVAL_MS ?? 1000,
-    requestTimeoutMs: env.TENET_REQUEST_TIMEOUT_MS ?? 30_000,
-    bodyLimitBytes: env.TENET_BODY_LIMIT_BYTES ?? 1024 * 1024,
-    dataDir: overrides.dataDir ?? env.TENET_DATA_DIR ?? defaultDataDir(env),
+    syncIntervalMs: overrides.syncIntervalMs ?? (env.TENET_SYNC_INTERVAL_MS || 1000),
+    requestTimeoutMs: env.TENET_REQUEST_TIMEOUT_MS || 30_000,
+    bodyLimitBytes: env.TENET_BODY_LIMIT_BYTES || 1024 * 1024,
+    dataDir: overrides.dataDir ?? (env.TENET_DATA_DIR || defaultDataDir(env)),
     databaseUrl: overrides.databaseUrl ?? (env.TENET_DATABASE_URL || undefined),
-    host: overrides.host ?? env.TENET_HOST ?? "127.0.0.1",
-    port: overrides.port ?? env.TENET_PORT ?? 8080,
-    logLevel: overrides.logLevel ?? env.TENET_LOG_LEVEL ?? "info",
+    // An empty variable means "unset", as for the URL and token.
+    host: overrides.host ?? (env.TENET_HOST || "127.0.0.1"),
+    port: overrides.port ?? (env.TENET_PORT || 8080),
+    logLevel: overrides.logLevel ?? (env.TENET_LOG_LEVEL || "info"),
   };
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const details = parsed.error.issues.map((i) => {
       const key = i.path[0] as keyof Config;
-      // Never echo a secret's value back (zod messages do not include it).
-      return { where: ENV_NAMES[key] ?? String(key), message: i.message };
+      // Name what the user set: the flag when one was given, else the variable. Never echo a
+      // secret's value back (zod messages do not include it).
+      const where = overrides[key] !== undefined ? (FLAG_NAMES[key] ?? ENV_NAMES[key]) : ENV_NAMES[key];
+      return { where: where ?? String(key), message: i.message };
     });
     throw new TenetError("validation_error", `invalid configuration: ${details.map((d) => `${d.where}: ${d.message}`).join("; ")}`, { details });
   }

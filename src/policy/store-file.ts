@@ -9,7 +9,9 @@ import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { TenetError } from "../errors.js";
 import type { AuthorizationModel } from "./model/types.js";
 import type { PolicyService } from "./service.js";
-import type { TupleKey } from "./tuples/tuple.js";
+import { tupleKeyString, type TupleKey } from "./tuples/tuple.js";
+import { validateTuple } from "./tuples/validate.js";
+import { TypeSystem } from "./model/typesystem.js";
 
 export interface StoreFile {
   name: string;
@@ -63,14 +65,37 @@ export async function parseStoreFile(text: string, readRelative: ReadRelative): 
   return out;
 }
 
-/** Creates a store (or uses `storeId`), writes the model and all tuples in batches. */
+/**
+ * Creates a store (or uses `storeId`), writes the model and all tuples. Everything is validated
+ * before anything is written, and a store created here is deleted again if a write fails, so a
+ * failed import leaves nothing behind.
+ */
 export async function importStore(svc: PolicyService, file: StoreFile, storeId?: string): Promise<{ storeId: string; modelId: string; tuples: number }> {
+  const ts = TypeSystem.from(file.model);
+  const seen = new Set<string>();
+  file.tuples.forEach((t, i) => {
+    try {
+      validateTuple(ts, t);
+    } catch (err) {
+      if (err instanceof TenetError) throw new TenetError(err.code, `tuples[${i}]: ${err.message}`, { cause: err });
+      throw err;
+    }
+    const key = tupleKeyString(t);
+    if (seen.has(key)) throw new TenetError("duplicate_tuple_in_write", `tuples[${i}]: duplicate tuple '${key}'`);
+    seen.add(key);
+  });
+  if (storeId !== undefined) await svc.getStore(storeId);
   const id = storeId ?? (await svc.createStore(file.name.slice(0, 64))).id;
-  const model = await svc.writeModel(id, file.model);
-  for (let i = 0; i < file.tuples.length; i += 100) {
-    await svc.write(id, { writes: file.tuples.slice(i, i + 100), modelId: model.id });
+  try {
+    const model = await svc.writeModel(id, ts.model);
+    for (let i = 0; i < file.tuples.length; i += 100) {
+      await svc.write(id, { writes: file.tuples.slice(i, i + 100), modelId: model.id });
+    }
+    return { storeId: id, modelId: model.id, tuples: file.tuples.length };
+  } catch (err) {
+    if (storeId === undefined) await svc.deleteStore(id).catch(() => undefined);
+    throw err;
   }
-  return { storeId: id, modelId: model.id, tuples: file.tuples.length };
 }
 
 /** Writes a store as an OpenFGA store file (model as DSL, tuples inline). */
