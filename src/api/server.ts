@@ -66,11 +66,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     logController: new LogController({ disableRequestLogging: true }),
   });
 
-  app.addHook("onRequest", async (req, reply) => {
+  // Every response names its request. Authentication is a route-level hook of each route that
+  // declares a scope (Router.add), run after this one.
+  app.addHook("onRequest", (req, reply, done) => {
     reply.header("x-request-id", req.id);
-    const scope = req.routeOptions.config.scope;
-    if (scope === undefined) return;
-    req.principal = await opts.auth.authenticate(req, scope);
+    done();
   });
 
   app.setErrorHandler((err, req, reply) => {
@@ -85,7 +85,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     reply.code(404).send({ code: "undefined_endpoint", message: `no route ${req.method} ${req.url.split("?")[0]}` });
   });
 
-  const router = new Router(app);
+  const router = new Router(app, opts.auth);
   app.get("/healthz", async () => ({ status: "SERVING" }));
   app.get("/readyz", async (_req, reply) => {
     const ready = await opts.policy.ready();

@@ -4,6 +4,7 @@
  * limited to their scopes and stores and rate-limited per key. Anonymous callers are refused.
  */
 import type { FastifyRequest } from "fastify";
+import { timingSafeEqual } from "node:crypto";
 import { TenetError } from "../../errors.js";
 import { type ApiKeysBackend, parseApiKey, type Scope, secretMatches } from "../../identity/api-keys/api-key.js";
 import type { JwtVerifier } from "./jwt.js";
@@ -17,7 +18,11 @@ export interface Principal {
 }
 
 export interface Authenticator {
-  authenticate(req: FastifyRequest, scope: Scope): Promise<Principal>;
+  /**
+   * The caller's principal, or throws. May answer synchronously (a cached API key) to spare the
+   * request a promise; a promise otherwise.
+   */
+  authenticate(req: FastifyRequest, scope: Scope): Principal | Promise<Principal>;
 }
 
 /** `admin` implies every scope; `write` implies `read`; `read` implies `check`. */
@@ -48,10 +53,35 @@ export function requireGlobal(principal: Principal | undefined): void {
   if (principal.stores !== "*") throw new TenetError("forbidden", "this route needs a credential valid for every store");
 }
 
+interface CachedKey {
+  principal: Principal;
+  secretHash: string;
+  rateLimit: number;
+  until: number;
+  /**
+   * The secret, once a presentation of it has matched `secretHash`: later presentations are
+   * compared with it in constant time (timingSafeEqual) instead of hashing each one.
+   */
+  verified: { secret: Buffer; scratch: Buffer } | undefined;
+}
+
+const BEARER = /^Bearer\s+(\S+)$/i;
+
+/**
+ * Constant-time comparison of a presented secret with one verified earlier (API key secrets are
+ * ASCII, one byte per character). The presented secret is copied into the key's own scratch
+ * buffer rather than a new one: comparisons are synchronous, so they never overlap.
+ */
+function sameSecret(secret: string, verified: { secret: Buffer; scratch: Buffer }): boolean {
+  if (secret.length !== verified.secret.length) return false;
+  verified.scratch.write(secret, 0, "latin1");
+  return timingSafeEqual(verified.scratch, verified.secret);
+}
+
 export class ApiAuthenticator implements Authenticator {
   private readonly limiter = new RateLimiter();
   /** Verified keys are cached briefly so a check does not hit the database; revocation clears it. */
-  private readonly cache = new Map<string, { principal: Principal; secretHash: string; rateLimit: number; until: number }>();
+  private readonly cache = new Map<string, CachedKey>();
 
   constructor(
     private readonly keys: ApiKeysBackend,
@@ -63,13 +93,25 @@ export class ApiAuthenticator implements Authenticator {
     this.cache.delete(id);
   }
 
-  async authenticate(req: FastifyRequest, scope: Scope): Promise<Principal> {
+  authenticate(req: FastifyRequest, scope: Scope): Principal | Promise<Principal> {
     const header = req.headers.authorization;
-    if (typeof header !== "string" || !/^Bearer\s+\S+$/i.test(header)) {
+    const bearer = typeof header === "string" ? BEARER.exec(header) : null;
+    if (!bearer) {
       throw new TenetError("unauthenticated", "missing credentials: send 'Authorization: Bearer <api key or access token>'");
     }
-    const token = header.replace(/^Bearer\s+/i, "");
-    const principal = token.startsWith("tenet_") ? await this.fromApiKey(token) : await this.fromJwt(token);
+    const token = bearer[1]!;
+    if (!token.startsWith("tenet_")) return this.fromJwt(token).then((p) => this.authorize(req, scope, p));
+    // The fast path: a key whose secret has been verified within the cache time.
+    const parsed = parseApiKey(token);
+    const entry = parsed ? this.cache.get(parsed.id) : undefined;
+    if (parsed && entry?.verified && entry.until >= Date.now()) {
+      if (!sameSecret(parsed.secret, entry.verified)) throw new TenetError("unauthenticated", "invalid or revoked API key");
+      return this.authorize(req, scope, this.admit(parsed.id, entry));
+    }
+    return this.fromApiKey(token).then((p) => this.authorize(req, scope, p));
+  }
+
+  private authorize(req: FastifyRequest, scope: Scope, principal: Principal): Principal {
     if (!principal.scopes.has(scope)) throw new TenetError("forbidden", `this credential lacks the '${scope}' scope`);
     const storeId = (req.params as { store_id?: string } | undefined)?.store_id;
     if (storeId) authorizeStore(principal, storeId);
@@ -77,6 +119,17 @@ export class ApiAuthenticator implements Authenticator {
       throw new TenetError("forbidden", "store-scoped credentials cannot manage stores");
     }
     return principal;
+  }
+
+  /** Applies the key's rate limit; returns its principal. */
+  private admit(id: string, entry: CachedKey): Principal {
+    if (entry.rateLimit > 0) {
+      const wait = this.limiter.take(id, entry.rateLimit);
+      if (wait > 0) {
+        throw Object.assign(new TenetError("rate_limited", `rate limit of ${entry.rateLimit} requests/s exceeded; retry after ${wait} s`), { retryAfter: wait });
+      }
+    }
+    return entry.principal;
   }
 
   private async fromApiKey(token: string): Promise<Principal> {
@@ -95,17 +148,21 @@ export class ApiAuthenticator implements Authenticator {
         secretHash: rec.secretHash,
         rateLimit: rec.rateLimit,
         until: now + this.cacheMs,
+        verified: undefined,
       };
       this.cache.set(parsed.id, entry);
     }
-    if (!secretMatches(parsed.secret, entry.secretHash)) throw new TenetError("unauthenticated", "invalid or revoked API key");
-    if (entry.rateLimit > 0) {
-      const wait = this.limiter.take(parsed.id, entry.rateLimit);
-      if (wait > 0) {
-        throw Object.assign(new TenetError("rate_limited", `rate limit of ${entry.rateLimit} requests/s exceeded; retry after ${wait} s`), { retryAfter: wait });
-      }
+    if (entry.verified) {
+      // Verified by an earlier request while this one waited for the database.
+      if (!sameSecret(parsed.secret, entry.verified)) throw new TenetError("unauthenticated", "invalid or revoked API key");
+    } else {
+      if (!secretMatches(parsed.secret, entry.secretHash)) throw new TenetError("unauthenticated", "invalid or revoked API key");
+      // Buffers of their own, not slices of Buffer's shared pool.
+      const secret = Buffer.alloc(parsed.secret.length);
+      secret.write(parsed.secret, 0, "latin1");
+      entry.verified = { secret, scratch: Buffer.alloc(secret.length) };
     }
-    return entry.principal;
+    return this.admit(parsed.id, entry);
   }
 
   private async fromJwt(token: string): Promise<Principal> {

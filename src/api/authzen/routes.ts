@@ -88,6 +88,8 @@ export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { 
     r.add({
       method: "POST", url: `${m.prefix}/access/v1/evaluation`, summary: "Access evaluation", tags: TAGS, scope: "check",
       ...(params ? { params } : {}), body: s.evaluationBody,
+      fast: { params: s.fastStoreParams, body: s.fastEvaluationBody },
+      response: { type: "object", properties: { decision: { type: "boolean" }, context: {} } },
       handler: async ({ params: p, body, reply, req }) => {
         const storeId = m.store((p ?? {}) as { store_id?: string }, req);
         const d = await decide(policy, storeId, body.subject, body.resource, body.action, body.context);

@@ -3,25 +3,51 @@
  * lag per loaded store. Served at /metrics (credentials with the `read` scope).
  */
 import type { FastifyInstance } from "fastify";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { PolicyService } from "../../policy/service.js";
 import type { Router } from "../route.js";
 import { requireGlobal } from "../auth/authenticator.js";
+import { RouteLatencyHistogram } from "./route-latency.js";
 
 export interface Metrics {
   registry: Registry;
   decisions: Counter<"api" | "result">;
+  /** Counts one decision (cheaply: added to `decisions` whenever it is read). */
+  decided(api: "openfga" | "authzen", allowed: boolean): void;
 }
 
 export function createMetrics(policy: PolicyService): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "tenet_" });
+  // Decisions are tallied in plain numbers and added to the counter when it is read (collect runs
+  // before every read), in the order each series was first seen, as direct increments would be.
+  const series = [
+    { labels: { api: "openfga", result: "allow" }, pending: 0, seen: false },
+    { labels: { api: "openfga", result: "deny" }, pending: 0, seen: false },
+    { labels: { api: "authzen", result: "allow" }, pending: 0, seen: false },
+    { labels: { api: "authzen", result: "deny" }, pending: 0, seen: false },
+  ];
+  const firstSeen: typeof series = [];
   const decisions = new Counter({
     name: "tenet_decisions_total",
     help: "Authorization decisions by API and result",
     labelNames: ["api", "result"] as const,
     registers: [registry],
+    collect() {
+      for (const d of firstSeen) {
+        if (d.pending > 0) this.inc(d.labels, d.pending);
+        d.pending = 0;
+      }
+    },
   });
+  const decided = (api: "openfga" | "authzen", allowed: boolean): void => {
+    const d = series[(api === "openfga" ? 0 : 2) + (allowed ? 0 : 1)]!;
+    if (!d.seen) {
+      d.seen = true;
+      firstSeen.push(d);
+    }
+    d.pending += 1;
+  };
   new Gauge({
     name: "tenet_index_tuples",
     help: "Tuples held in the in-memory index, per loaded store",
@@ -42,25 +68,26 @@ export function createMetrics(policy: PolicyService): Metrics {
       for (const s of await policy.indexStats()) this.set({ store: s.storeId }, s.revision);
     },
   });
-  return { registry, decisions };
+  return { registry, decisions, decided };
 }
 
 export function registerMetrics(metrics: Metrics): (r: Router, app: FastifyInstance) => void {
   return (r, app) => {
-    const latency = new Histogram({
-      name: "tenet_http_request_duration_seconds",
-      help: "HTTP request latency by route, method and status",
-      labelNames: ["route", "method", "status"] as const,
-      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [metrics.registry],
-    });
-    app.addHook("onResponse", async (req, reply) => {
+    const latency = new RouteLatencyHistogram(
+      "tenet_http_request_duration_seconds",
+      "HTTP request latency by route, method and status",
+      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      metrics.registry,
+    );
+    app.addHook("onResponse", (req, reply, done) => {
       const route = req.routeOptions.url ?? "unmatched";
-      latency.observe({ route, method: req.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
-      if (reply.statusCode === 200 && (route.endsWith("/check") || route.endsWith("/evaluation"))) {
-        const allowed = reply.tenetDecision;
-        if (allowed !== undefined) metrics.decisions.inc({ api: route.endsWith("/check") ? "openfga" : "authzen", result: allowed ? "allow" : "deny" });
+      latency.observe(route, req.method, reply.statusCode, reply.elapsedTime / 1000);
+      const allowed = reply.tenetDecision;
+      if (allowed !== undefined && reply.statusCode === 200) {
+        if (route.endsWith("/check")) metrics.decided("openfga", allowed);
+        else if (route.endsWith("/evaluation")) metrics.decided("authzen", allowed);
       }
+      done();
     });
     r.add({
       method: "GET", url: "/metrics", summary: "Prometheus metrics", tags: ["Operations"], scope: "read",

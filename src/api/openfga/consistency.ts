@@ -9,17 +9,22 @@ import type { PolicyService } from "../../policy/service.js";
 
 const WAIT_MS = 2000;
 
-export async function ensureFresh(
+/**
+ * Resolves once the store's index is fresh enough for `req`; undefined (no promise to await)
+ * when the request asks for no particular freshness, as most do.
+ */
+export function ensureFresh(
   policy: PolicyService,
   storeId: string,
   req: { consistency?: string | undefined; consistency_token?: string | undefined },
-): Promise<void> {
-  if (req.consistency_token !== undefined) {
-    const revision = Number(req.consistency_token);
-    if (!(await policy.waitForRevision(storeId, revision, WAIT_MS))) {
-      throw new TenetError("unavailable", `this replica has not yet caught up with revision ${revision}; retry`);
-    }
-  } else if (req.consistency === "HIGHER_CONSISTENCY") {
-    await policy.refresh(storeId);
+): Promise<void> | undefined {
+  if (req.consistency_token !== undefined) return waitForToken(policy, storeId, Number(req.consistency_token));
+  if (req.consistency === "HIGHER_CONSISTENCY") return policy.refresh(storeId).then(() => undefined);
+  return undefined;
+}
+
+async function waitForToken(policy: PolicyService, storeId: string, revision: number): Promise<void> {
+  if (!(await policy.waitForRevision(storeId, revision, WAIT_MS))) {
+    throw new TenetError("unavailable", `this replica has not yet caught up with revision ${revision}; retry`);
   }
 }

@@ -172,10 +172,18 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
   // ---- queries ----
   r.add({
     method: "POST", url: "/stores/:store_id/check", summary: "Check", tags: TAGS, scope: "check", params: s.storeParams, body: s.checkBody,
+    fast: { params: s.fastStoreParams, body: s.fastCheckBody },
+    response: { type: "object", properties: { allowed: { type: "boolean" }, resolution: { type: "string" }, why: {} } },
     handler: async ({ params, body, reply }) => {
-      await ensureFresh(policy, params.store_id, body);
+      const fresh = ensureFresh(policy, params.store_id, body);
+      if (fresh) await fresh;
+      const tk = body.tuple_key;
+      // Fields set one by one: spreading the tuple key and then adding fields costs microseconds
+      // per object in V8 (a slow path), more than the rest of this handler.
       const res = await policy.check(params.store_id, {
-        ...body.tuple_key,
+        object: tk.object,
+        relation: tk.relation,
+        user: tk.user,
         contextualTuples: tuples(body.contextual_tuples as { tuple_keys: TupleKey[] } | undefined),
         context: body.context,
         modelId: body.authorization_model_id,
@@ -187,12 +195,16 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
   });
   r.add({
     method: "POST", url: "/stores/:store_id/batch-check", summary: "Batch check", tags: TAGS, scope: "check", params: s.storeParams, body: s.batchCheckBody,
+    fast: { params: s.fastStoreParams, body: s.fastBatchCheckBody },
     handler: async ({ params, body }) => {
-      await ensureFresh(policy, params.store_id, body);
+      const fresh = ensureFresh(policy, params.store_id, body);
+      if (fresh) await fresh;
       const results = await policy.batchCheck(
         params.store_id,
         body.checks.map((c) => ({
-          ...c.tuple_key,
+          object: c.tuple_key.object,
+          relation: c.tuple_key.relation,
+          user: c.tuple_key.user,
           contextualTuples: tuples(c.contextual_tuples as { tuple_keys: TupleKey[] } | undefined),
           context: c.context,
           correlationId: c.correlation_id,
@@ -209,9 +221,11 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
   r.add({
     method: "POST", url: "/stores/:store_id/expand", summary: "Expand", tags: TAGS, scope: "read", params: s.storeParams, body: s.expandBody,
     handler: async ({ params, body }) => {
-      await ensureFresh(policy, params.store_id, body);
+      const fresh = ensureFresh(policy, params.store_id, body);
+      if (fresh) await fresh;
       const root = await policy.expand(params.store_id, {
-        ...body.tuple_key,
+        object: body.tuple_key.object,
+        relation: body.tuple_key.relation,
         contextualTuples: tuples(body.contextual_tuples as { tuple_keys: TupleKey[] } | undefined),
         modelId: body.authorization_model_id,
       });
@@ -221,7 +235,8 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
   r.add({
     method: "POST", url: "/stores/:store_id/list-objects", summary: "List objects", tags: TAGS, scope: "check", params: s.storeParams, body: s.listObjectsBody,
     handler: async ({ params, body }) => {
-      await ensureFresh(policy, params.store_id, body);
+      const fresh = ensureFresh(policy, params.store_id, body);
+      if (fresh) await fresh;
       const objects = await policy.listObjects(params.store_id, listObjectsRequest(body));
       return { objects };
     },
@@ -230,7 +245,8 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
     method: "POST", url: "/stores/:store_id/streamed-list-objects", summary: "List objects, streamed as NDJSON", tags: TAGS, scope: "check",
     params: s.storeParams, body: s.listObjectsBody,
     handler: async ({ params, body, reply }) => {
-      await ensureFresh(policy, params.store_id, body);
+      const fresh = ensureFresh(policy, params.store_id, body);
+      if (fresh) await fresh;
       const objects = await policy.listObjects(params.store_id, listObjectsRequest(body));
       reply.header("content-type", "application/x-ndjson");
       return objects.map((object) => JSON.stringify({ result: { object } })).join("\n") + (objects.length ? "\n" : "");
@@ -239,7 +255,8 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
   r.add({
     method: "POST", url: "/stores/:store_id/list-users", summary: "List users", tags: TAGS, scope: "check", params: s.storeParams, body: s.listUsersBody,
     handler: async ({ params, body }) => {
-      await ensureFresh(policy, params.store_id, body);
+      const fresh = ensureFresh(policy, params.store_id, body);
+      if (fresh) await fresh;
       const users = await policy.listUsers(params.store_id, {
         object: `${body.object.type}:${body.object.id}`,
         relation: body.relation,

@@ -5,14 +5,16 @@
 import { z } from "zod";
 
 // No control characters anywhere in identifiers (they break logs and downstream parsers).
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f]/;
 const noControl = (max: number) =>
   z
     .string()
     .max(max)
-    // eslint-disable-next-line no-control-regex
-    .refine((s) => !/[\u0000-\u001f\u007f]/.test(s), "must not contain control characters");
+    .refine((s) => !CONTROL_CHARS.test(s), "must not contain control characters");
 
-export const ulidSchema = z.string().regex(/^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$/, "must be a ULID (26 characters)");
+const ULID = /^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$/;
+export const ulidSchema = z.string().regex(ULID, "must be a ULID (26 characters)");
 
 export const storeParams = z.strictObject({ store_id: ulidSchema });
 export const modelParams = z.strictObject({ store_id: ulidSchema, id: ulidSchema });
@@ -51,7 +53,8 @@ export const writeModelBody = z.strictObject({
   conditions: z.record(z.string(), z.unknown()).optional(),
 });
 
-const revisionToken = noControl(32).regex(/^\d+$/, "must be a consistency token returned by a write").optional();
+const REVISION = /^\d+$/;
+const revisionToken = noControl(32).regex(REVISION, "must be a consistency token returned by a write").optional();
 
 export const writeBody = z.strictObject({
   writes: z.strictObject({ tuple_keys: z.array(tupleKey), on_duplicate: z.enum(["error", "ignore"]).optional() }).optional(),
@@ -143,3 +146,98 @@ export const assertionsBody = z.strictObject({
     )
     .max(100),
 });
+
+// ---- fast paths ----------------------------------------------------------------------------------
+// Hand-written equivalents of the hottest schemas, for the common shapes only: each returns what
+// the zod schema's parse would return, or undefined for any input it does not fully recognise
+// (a field it does not handle, or anything zod might refuse), which then goes to zod. So zod
+// alone decides every refusal and its message; these only make the usual valid request cheaper.
+// They use the schemas' own regular expressions; test/api/fast-parse.test.ts compares them with zod.
+
+type Fields = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Fields => typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** What `noControl(max).min(1)` accepts. */
+const isName = (v: unknown, max: number): v is string => typeof v === "string" && v.length >= 1 && v.length <= max && !CONTROL_CHARS.test(v);
+
+/** `storeParams`, fast. */
+export function fastStoreParams(v: unknown): z.infer<typeof storeParams> | undefined {
+  if (!isObject(v)) return undefined;
+  for (const k in v) if (k !== "store_id") return undefined;
+  const id = v.store_id;
+  return typeof id === "string" && ULID.test(id) ? { store_id: id } : undefined;
+}
+
+/** `tupleKeyWithoutCondition`, fast. */
+function fastTupleKey(v: unknown): z.infer<typeof tupleKeyWithoutCondition> | undefined {
+  if (!isObject(v)) return undefined;
+  for (const k in v) if (k !== "object" && k !== "relation" && k !== "user") return undefined;
+  const { object, relation, user } = v;
+  return isName(object, 512) && isName(relation, 50) && isName(user, 512) ? { object, relation, user } : undefined;
+}
+
+type QueryCommon = { authorization_model_id?: string | undefined; consistency?: "UNSPECIFIED" | "MINIMIZE_LATENCY" | "HIGHER_CONSISTENCY" | undefined; consistency_token?: string | undefined };
+
+/** The `queryCommon` fields present in `v` into `out`; false when one is not plainly valid. */
+function fastQueryCommon(v: Fields, out: QueryCommon): boolean {
+  if ("authorization_model_id" in v) {
+    const id = v.authorization_model_id;
+    if (typeof id !== "string" || !ULID.test(id)) return false;
+    out.authorization_model_id = id;
+  }
+  if ("consistency" in v) {
+    const c = v.consistency;
+    if (c !== "UNSPECIFIED" && c !== "MINIMIZE_LATENCY" && c !== "HIGHER_CONSISTENCY") return false;
+    out.consistency = c;
+  }
+  if ("consistency_token" in v) {
+    const t = v.consistency_token;
+    if (!isName(t, 32) || !REVISION.test(t)) return false;
+    out.consistency_token = t;
+  }
+  return true;
+}
+
+const QUERY_COMMON_KEYS = new Set(["authorization_model_id", "consistency", "consistency_token"]);
+const CHECK_FAST_KEYS = new Set(["tuple_key", "trace", "explain", ...QUERY_COMMON_KEYS]);
+
+/** `checkBody` without contextual tuples or context, fast. */
+export function fastCheckBody(v: unknown): z.infer<typeof checkBody> | undefined {
+  if (!isObject(v)) return undefined;
+  for (const k in v) if (!CHECK_FAST_KEYS.has(k)) return undefined;
+  const tupleKey = fastTupleKey(v.tuple_key);
+  if (!tupleKey) return undefined;
+  const out: z.infer<typeof checkBody> = { tuple_key: tupleKey };
+  if ("trace" in v) {
+    if (typeof v.trace !== "boolean") return undefined;
+    out.trace = v.trace;
+  }
+  if ("explain" in v) {
+    if (typeof v.explain !== "boolean") return undefined;
+    out.explain = v.explain;
+  }
+  return fastQueryCommon(v, out) ? out : undefined;
+}
+
+const BATCH_FAST_KEYS = new Set(["checks", ...QUERY_COMMON_KEYS]);
+
+/** `batchCheckBody` whose checks have neither contextual tuples nor context, fast. */
+export function fastBatchCheckBody(v: unknown): z.infer<typeof batchCheckBody> | undefined {
+  if (!isObject(v)) return undefined;
+  for (const k in v) if (!BATCH_FAST_KEYS.has(k)) return undefined;
+  const checks = v.checks;
+  if (!Array.isArray(checks) || checks.length < 1 || checks.length > 50) return undefined;
+  const items: z.infer<typeof batchCheckBody>["checks"] = [];
+  for (let i = 0; i < checks.length; i++) {
+    const c: unknown = checks[i];
+    if (!isObject(c)) return undefined;
+    for (const k in c) if (k !== "tuple_key" && k !== "correlation_id") return undefined;
+    const tupleKey = fastTupleKey(c.tuple_key);
+    const id = c.correlation_id;
+    if (!tupleKey || !isName(id, 36)) return undefined;
+    items.push({ tuple_key: tupleKey, correlation_id: id });
+  }
+  const out: z.infer<typeof batchCheckBody> = { checks: items };
+  return fastQueryCommon(v, out) ? out : undefined;
+}
