@@ -68,6 +68,18 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
 
   // Every response names its request. Authentication is a route-level hook of each route that
   // declares a scope (Router.add), run after this one.
+  // Graceful shutdown: responses sent once closing has begun carry `Connection: close`, so a
+  // keep-alive client does not hold the process open after its in-flight request finishes.
+  let closing = false;
+  app.addHook("preClose", (done) => {
+    closing = true;
+    done();
+  });
+  app.addHook("onSend", (_req, reply, payload, done) => {
+    if (closing) reply.header("connection", "close");
+    done(null, payload);
+  });
+
   app.addHook("onRequest", (req, reply, done) => {
     reply.header("x-request-id", req.id);
     done();

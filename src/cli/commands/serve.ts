@@ -53,6 +53,12 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
       registerMetrics(metrics),
     ],
   });
+  // Signals are handled from before the server listens, so a stop that arrives at any moment
+  // drains requests and closes storage instead of killing the process mid-write.
+  let stopRequested: () => void = () => undefined;
+  const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
+  process.once("SIGINT", () => stopRequested());
+  process.once("SIGTERM", () => stopRequested());
   try {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
@@ -65,11 +71,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   const port = typeof addr === "object" && addr ? addr.port : config.port;
   baseUrl = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   io.out(`tenet listening on ${baseUrl} (storage: ${ds.kind}${ds.kind === "sqlite" ? ` in ${config.dataDir}` : ""})\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
+  await stopped;
   // Drain: stop accepting, let in-flight requests finish, then release storage.
   await app.close();
   await stopSync();

@@ -169,7 +169,7 @@ export class SqliteDatastore implements Datastore {
     try {
       db = new Database(file, { timeout: busyTimeoutMs });
       db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-      db.pragma("journal_mode = WAL");
+      setWalMode(db, busyTimeoutMs);
       // FULL: the WAL is synced at every commit, so an acknowledged write survives power loss.
       db.pragma("synchronous = FULL");
       db.pragma("foreign_keys = ON");
@@ -473,5 +473,23 @@ export class SqliteDatastore implements Datastore {
     if (rows.length <= size) return { items: rows };
     const items = rows.slice(0, size);
     return { items, continuationToken: token(items[size - 1]!) };
+  }
+}
+
+/**
+ * Switching a new file to WAL needs an exclusive lock, and SQLite does not apply busy_timeout
+ * to that switch: processes opening a fresh file together would get SQLITE_BUSY. Retry briefly.
+ */
+function setWalMode(db: Sqlite.Database, timeoutMs: number): void {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      db.pragma("journal_mode = WAL");
+      return;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if ((code !== "SQLITE_BUSY" && code !== "SQLITE_LOCKED") || Date.now() >= deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
   }
 }
