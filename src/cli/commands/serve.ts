@@ -33,10 +33,6 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     }
     throw err;
   }
-  const boot = await bootstrapAdminKey(ds, { dataDir: config.dataDir, adminToken: config.adminToken });
-  if (boot.generatedToken) {
-    io.err(`\nNo API key existed, so an admin key was created. It is shown once; it is also in ${boot.tokenFile} (mode 0600):\n\n  ${boot.generatedToken}\n\n`);
-  }
   const policy = new PolicyService(ds);
   const stopSync = await policy.startSync({ pollMs: config.syncIntervalMs });
   const auth = new ApiAuthenticator(ds, config.oidcIssuers.length ? new JwtVerifier(config.oidcIssuers) : null);
@@ -66,6 +62,11 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     await stopSync();
     await ds.close();
     return 1;
+  }
+  // The admin key is created once the port is ours, so a failed start leaves no key behind.
+  const boot = await bootstrapAdminKey(ds, { dataDir: config.dataDir, adminToken: config.adminToken });
+  if (boot.generatedToken) {
+    io.err(`\nNo API key existed, so an admin key was created. It is shown once; it is also in ${boot.tokenFile} (mode 0600):\n\n  ${boot.generatedToken}\n\n`);
   }
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.port;
