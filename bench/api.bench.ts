@@ -28,7 +28,7 @@ import { TypeSystem } from "../src/policy/model/typesystem.js";
 import type { CannonPlan, CannonRequest, CannonResult } from "./api/cannon.js";
 import { MODEL_DSL, type Query, makeDataset } from "./api/dataset.js";
 import { type MinimalServer, type ProfileSummary, type TenetServer, clkTck, runCannon, startMinimal, startTenet, summarizeProfile } from "./api/procs.js";
-import { int, ms, ratio, table, verdict } from "./engine/report.js";
+import { int, ms, ratio, table, targetsSection } from "./engine/report.js";
 
 const envNum = (name: string, dflt: number): number => {
   const v = Number(process.env[name]);
@@ -222,7 +222,6 @@ const targets: Array<{ name: string; measured: string; ok: boolean | undefined }
     ok: wrong === 0 && failed === 0 && problems.length === 0,
   },
 ];
-const mark = (ok: boolean | undefined): string => (ok === undefined ? "SKIP" : verdict(ok));
 
 const row = (label: string, r: CannonResult | undefined, perRequest = 1): string[] =>
   r
@@ -284,16 +283,7 @@ if (profile) {
   out.push("");
   out.push(`Profile: ${profile.file}`);
 }
-out.push("");
-out.push("### Targets");
-out.push("");
-out.push(table(["Target", "Measured", "Result"], targets.map((t) => [t.name, t.measured, mark(t.ok)]), ["l", "r", "l"]));
-if (problems.length) {
-  out.push("");
-  for (const p of problems) out.push(`- ${p}`);
-}
-out.push("");
-out.push(`Total benchmark time ${ms(totalMs)}.`);
+out.push(...targetsSection(targets, problems, totalMs));
 console.log(out.join("\n"));
 
 const round = (n: number, d = 2): number => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : n);

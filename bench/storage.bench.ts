@@ -26,7 +26,7 @@ import { SQLITE_FILE_NAME, openDatastore } from "../src/storage/open.js";
 import { PostgresDatastore } from "../src/storage/postgres/postgres-datastore.js";
 import { TOTAL_TUPLES } from "./engine/dataset.js";
 import { gc, hasGc } from "./engine/measure.js";
-import { int, ms, table, verdict } from "./engine/report.js";
+import { int, ms, table, targetsSection, verdict } from "./engine/report.js";
 import { type LoadOutput, INSERT_BATCH, bulkInsert, engineTuples, runLoadChild } from "./storage/load.js";
 import { PG_URL, createSchema, describe, dropSchema, pgSettings, pgUnavailable } from "./storage/pg.js";
 import { type VisibilityResult, measureVisibility } from "./storage/replicas.js";
@@ -195,7 +195,6 @@ targets.push({
   ok: visibility ? pct(vis, 0.99) <= TARGET.visibilityP99Ms && visibility.timeouts === 0 : undefined,
 });
 targets.push({ name: "every load complete and every answer as expected", measured: `${errors.length} problems`, ok: errors.length === 0 });
-const mark = (ok: boolean | undefined): string => (ok === undefined ? "SKIP" : verdict(ok));
 
 const out: string[] = [];
 out.push("## Storage benchmark");
@@ -286,16 +285,7 @@ else {
   out.push("");
   out.push(`Checks on B per sample: ${polls.toFixed(1)} on average (1 = already visible at the first poll). Timeouts (not visible within 5 s): ${visibility.timeouts}.`);
 }
-out.push("");
-out.push("### Targets");
-out.push("");
-out.push(table(["Target", "Measured", "Result"], targets.map((t) => [t.name, t.measured, mark(t.ok)]), ["l", "r", "l"]));
-if (errors.length) {
-  out.push("");
-  for (const e of errors) out.push(`- ${e}`);
-}
-out.push("");
-out.push(`Total benchmark time ${ms(totalMs)}.`);
+out.push(...targetsSection(targets, errors, totalMs));
 console.log(out.join("\n"));
 
 const round = (n: number, d = 2): number => (Number.isFinite(n) ? Math.round(n * 10 ** d) / 10 ** d : n);

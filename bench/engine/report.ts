@@ -30,3 +30,19 @@ export function ratio(n: number): string {
 }
 
 export const verdict = (ok: boolean): string => (ok ? "PASS" : "FAIL");
+
+/** The closing "Targets" section every benchmark prints: one row per target, then problems. */
+export function targetsSection(
+  targets: Array<{ name: string; measured: string; ok: boolean | undefined }>,
+  problems: readonly string[],
+  totalMs: number,
+): string[] {
+  const out = ["", "### Targets", ""];
+  out.push(table(["Target", "Measured", "Result"], targets.map((t) => [t.name, t.measured, t.ok === undefined ? "SKIP" : verdict(t.ok)]), ["l", "r", "l"]));
+  if (problems.length) {
+    out.push("");
+    for (const p of problems) out.push(`- ${p}`);
+  }
+  out.push("", `Total benchmark time ${ms(totalMs)}.`);
+  return out;
+}

@@ -10,21 +10,11 @@ import { describe, test } from "node:test";
 import type { z } from "zod";
 import * as authzen from "../../src/api/authzen/schemas.js";
 import * as openfga from "../../src/api/openfga/schemas.js";
+import { rng } from "../rng.js";
 
 const SEED = Number(process.env.TENET_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
 const N = Number(process.env.TENET_FUZZ_N ?? 3000);
 
-/** mulberry32: small, fast, seedable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ULID = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
 

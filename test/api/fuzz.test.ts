@@ -14,6 +14,7 @@ import { after, before, test } from "node:test";
 import { request } from "undici";
 import type { TupleKey } from "../../src/policy/tuples/tuple.js";
 import { call, client, DOCS_MODEL, startServer, type TestServer } from "./harness.js";
+import { rng } from "../rng.js";
 
 const SEED = Number(process.env.TENET_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 32));
 const COUNT = Number(process.env.TENET_FUZZ_N ?? 3000);
@@ -22,17 +23,6 @@ const BODY_LIMIT = 64 * 1024;
 const TIMEOUT_MS = 10_000;
 const SLOW_MS = Number(process.env.TENET_FUZZ_SLOW_MS ?? 3000);
 
-/** mulberry32: small, fast, seedable. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Sets an own property, even `__proto__` (a plain assignment would set the prototype). */
 function setKey(o: Record<string, unknown>, k: string, v: unknown): void {
