@@ -32,6 +32,8 @@ export interface CannonPlan {
   rounds: number;
   /** Clock ticks per second of /proc/<pid>/stat times. */
   clkTck: number;
+  /** Requests per second across all connections (autocannon's overallRate); unset = as fast as the server answers. */
+  rate?: number;
   targets: CannonTarget[];
 }
 
@@ -110,7 +112,7 @@ const pct = (s: Float64Array, p: number): number => (s.length ? s[Math.min(s.len
 function run(t: CannonTarget, plan: CannonPlan, seconds: number, record?: Samples): Promise<AcResult> {
   return new Promise((resolve, reject) => {
     const inst = autocannon(
-      { url: t.url, connections: plan.connections, pipelining: 1, duration: seconds, requests: t.requests, timeout: 10 },
+      { url: t.url, connections: plan.connections, pipelining: 1, duration: seconds, requests: t.requests, timeout: 10, ...(plan.rate ? { overallRate: plan.rate } : {}) },
       (err, result) => (err ? reject(err) : resolve(result)),
     );
     if (record) {

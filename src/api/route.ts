@@ -7,6 +7,7 @@ import { z } from "zod";
 import { TenetError } from "../errors.js";
 import type { Scope } from "../identity/api-keys/api-key.js";
 import type { Authenticator } from "./auth/authenticator.js";
+import type { DecisionLane, LaneReply, LaneRequest, ResponseObserver } from "./lane.js";
 
 export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
   method: "GET" | "POST" | "PUT" | "DELETE";
@@ -28,8 +29,17 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
    * JSON.stringify). It must name every field the handler returns: others would be dropped.
    */
   response?: Record<string, unknown>;
+  /**
+   * Serve this route on the decision lane too (lane.ts): for the hot decision routes, which must
+   * be POST routes without a query schema.
+   */
+  lane?: boolean;
+  /**
+   * Handlers see only what a Fastify request and the decision lane's request share: the request
+   * id, headers, path parameters, logger and the authenticated principal.
+   */
   handler: (
-    input: { params: z.infer<P>; query: z.infer<Q>; body: z.infer<B>; req: FastifyRequest; reply: FastifyReply },
+    input: { params: z.infer<P>; query: z.infer<Q>; body: z.infer<B>; req: LaneRequest; reply: LaneReply },
   ) => Promise<unknown>;
 }
 
@@ -104,7 +114,17 @@ export class Router {
   constructor(
     private readonly app: FastifyInstance,
     private readonly auth: Authenticator,
+    private readonly lane?: DecisionLane,
   ) {}
+
+  /** Calls `observer` after every response, whichever path (Fastify or the lane) answered it. */
+  onResponse(observer: ResponseObserver): void {
+    this.app.addHook("onResponse", (req, reply, done) => {
+      observer(req.routeOptions.url ?? "unmatched", req.method, reply.statusCode, reply.elapsedTime / 1000, reply.tenetDecision);
+      done();
+    });
+    this.lane?.observe(observer);
+  }
 
   add<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType>(spec: RouteSpec<P, Q, B>): void {
     this.routes.push({
@@ -119,6 +139,40 @@ export class Router {
     });
     const fastParamsParse = spec.params ? spec.fast?.params : undefined;
     const fastBodyParse = spec.body ? spec.fast?.body : undefined;
+    const run = (rawParams: unknown, rawQuery: unknown, rawBody: unknown, req: LaneRequest, reply: LaneReply): Promise<unknown> => {
+      // A body the fast path accepts has the shallow shape of a valid request.
+      const fastBody = fastBodyParse?.(rawBody);
+      // Bodies nested deeper than any real request would overflow the stack of recursive
+      // code downstream (JSON.stringify, CEL conversion): refuse them at the boundary.
+      if (fastBody === undefined && rawBody !== undefined && nestingDepthExceeds(rawBody, MAX_NESTING)) {
+        throw new TenetError("validation_error", `invalid request: body is nested more than ${MAX_NESTING} levels deep`);
+      }
+      const params = fastParamsParse?.(rawParams) ?? parse(spec.params, rawParams, "path");
+      const query = parse(spec.query, rawQuery, "query");
+      const body = fastBody ?? parse(spec.body, rawBody, "body");
+      return spec.handler({ params, query, body, req, reply });
+    };
+    if (spec.lane && this.lane) {
+      if (spec.method !== "POST" || spec.query) throw new Error(`lane route ${spec.url} must be a POST route without a query`);
+      const auth = this.auth;
+      const scope = spec.scope;
+      this.lane.add({
+        url: spec.url,
+        authenticate: (req) => {
+          if (!scope) return;
+          const p = auth.authenticate(req, scope);
+          if (!(p instanceof Promise)) {
+            req.principal = p;
+            return;
+          }
+          return p.then((principal) => {
+            req.principal = principal;
+          });
+        },
+        // Not async: a validation error thrown synchronously is handled as a rejection would be.
+        run: (req, reply, body) => run(req.params, undefined, body, req, reply),
+      });
+    }
     this.app.route({
       method: spec.method,
       url: spec.url,
@@ -128,19 +182,7 @@ export class Router {
       ...(spec.scope ? { onRequest: authHook(this.auth, spec.scope) } : {}),
       // Not async: the handler's own promise goes to Fastify as it is, and a validation error
       // thrown here reaches the error handler just as a rejection would.
-      handler: (req, reply) => {
-        // A body the fast path accepts has the shallow shape of a valid request.
-        const fastBody = fastBodyParse?.(req.body);
-        // Bodies nested deeper than any real request would overflow the stack of recursive
-        // code downstream (JSON.stringify, CEL conversion): refuse them at the boundary.
-        if (fastBody === undefined && req.body !== undefined && nestingDepthExceeds(req.body, MAX_NESTING)) {
-          throw new TenetError("validation_error", `invalid request: body is nested more than ${MAX_NESTING} levels deep`);
-        }
-        const params = fastParamsParse?.(req.params) ?? parse(spec.params, req.params, "path");
-        const query = parse(spec.query, req.query, "query");
-        const body = fastBody ?? parse(spec.body, req.body, "body");
-        return spec.handler({ params, query, body, req, reply });
-      },
+      handler: (req, reply) => run(req.params, req.query, req.body, req as unknown as LaneRequest, reply),
     });
   }
 }

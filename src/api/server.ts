@@ -4,13 +4,14 @@
  * hook in front of every route that declares a scope.
  */
 import Fastify, { type FastifyInstance, LogController } from "fastify";
-import { randomUUID } from "node:crypto";
+import http from "node:http";
 import type { PolicyService } from "../policy/service.js";
 import { errorResponse } from "./http-errors.js";
 import { registerOpenFgaRoutes } from "./openfga/routes.js";
 import { Router } from "./route.js";
 import { openApiDocument } from "./openapi.js";
 import type { Authenticator } from "./auth/authenticator.js";
+import { DecisionLane, requestId } from "./lane.js";
 
 export interface ServerOptions {
   policy: PolicyService;
@@ -21,7 +22,7 @@ export interface ServerOptions {
   /** Per-request time limit (ms). */
   requestTimeoutMs?: number;
   /** Extra route registrations (AuthZEN, metrics) that need the router. */
-  plugins?: Array<(r: Router, app: FastifyInstance) => void>;
+  plugins?: Array<(r: Router) => void>;
 }
 
 declare module "fastify" {
@@ -39,19 +40,34 @@ declare module "fastify" {
 }
 
 export async function buildServer(opts: ServerOptions): Promise<FastifyInstance> {
+  const bodyLimit = opts.bodyLimit ?? 1024 * 1024;
+  const requestTimeout = opts.requestTimeoutMs ?? 30_000;
+  const connectionTimeout = 60_000;
+  const keepAliveTimeout = 72_000;
+  // Created before Fastify (whose logger it gets once Fastify exists) so that the server Fastify
+  // listens with can route decision requests to it.
+  const lane = new DecisionLane(bodyLimit);
   const app = Fastify({
+    // The decision lane answers the hot decision routes first; Fastify everything else.
+    serverFactory: (handler) => {
+      const server = http.createServer((req, res) => {
+        if (!lane.handle(req, res)) handler(req, res);
+      });
+      // What Fastify sets on a server it creates itself.
+      server.keepAliveTimeout = keepAliveTimeout;
+      server.requestTimeout = requestTimeout;
+      server.setTimeout(connectionTimeout);
+      return server;
+    },
     logger: {
       level: opts.logLevel ?? "info",
       redact: { paths: ["req.headers.authorization", "req.headers.cookie", "req.headers[\"x-api-key\"]"], censor: "[redacted]" },
     },
-    bodyLimit: opts.bodyLimit ?? 1024 * 1024,
-    requestTimeout: opts.requestTimeoutMs ?? 30_000,
-    connectionTimeout: 60_000,
-    keepAliveTimeout: 72_000,
-    genReqId: (req) => {
-      const given = req.headers["x-request-id"];
-      return typeof given === "string" && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
-    },
+    bodyLimit,
+    requestTimeout,
+    connectionTimeout,
+    keepAliveTimeout,
+    genReqId: (req) => requestId(req.headers),
     return503OnClosing: true,
     // Malformed HTTP (bad request line, oversized headers) gets the same error shape as the API.
     clientErrorHandler: (err, socket) => {
@@ -70,9 +86,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   // declares a scope (Router.add), run after this one.
   // Graceful shutdown: responses sent once closing has begun carry `Connection: close`, so a
   // keep-alive client does not hold the process open after its in-flight request finishes.
+  lane.useLogger(app.log);
   let closing = false;
   app.addHook("preClose", (done) => {
     closing = true;
+    lane.close();
     done();
   });
   app.addHook("onSend", (_req, reply, payload, done) => {
@@ -97,7 +115,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     reply.code(404).send({ code: "undefined_endpoint", message: `no route ${req.method} ${req.url.split("?")[0]}` });
   });
 
-  const router = new Router(app, opts.auth);
+  const router = new Router(app, opts.auth, lane);
   app.get("/healthz", async () => ({ status: "SERVING" }));
   app.get("/readyz", async (_req, reply) => {
     const ready = await opts.policy.ready();
@@ -105,7 +123,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     return { status: ready ? "READY" : "NOT_READY" };
   });
   registerOpenFgaRoutes(router, opts.policy);
-  for (const p of opts.plugins ?? []) p(router, app);
+  for (const p of opts.plugins ?? []) p(router);
   router.add({
     method: "GET", url: "/openapi.json", summary: "This API's OpenAPI 3.1 document", tags: ["Operations"], scope: "check",
     handler: async () => openApiDocument(router.routes),

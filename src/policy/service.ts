@@ -31,10 +31,14 @@ interface StoreRuntime {
   revision: number;
   /** The newest model's id, cached so queries do not read the database (refreshed on sync). */
   latestModelId: string | undefined;
+  /** The compiled model most recently used by a query, and its id (for the synchronous path). */
+  lastModel?: { id: string; ts: TypeSystem } | undefined;
 }
 
 export class PolicyService {
   private readonly runtimes = new Map<string, Promise<StoreRuntime>>();
+  /** The runtimes whose load has finished, for queries answered without a promise. */
+  private readonly loaded = new Map<string, StoreRuntime>();
   private readonly typesystems = new Map<string, TypeSystem>();
   private readonly writeLocks = new Map<string, Promise<unknown>>();
   /**
@@ -96,7 +100,7 @@ export class PolicyService {
   async deleteStore(id: string): Promise<void> {
     await this.getStore(id);
     await this.ds.deleteStore(id);
-    this.runtimes.delete(id);
+    this.unload(id);
     for (const k of this.typesystems.keys()) if (k.startsWith(`${id}/`)) this.typesystems.delete(k);
   }
 
@@ -269,12 +273,28 @@ export class PolicyService {
   }
 
   // ---- queries ----
+  /**
+   * Check, answered without a promise when the store and model are already in memory (nearly
+   * always: a decision endpoint calls this first and awaits `check` only when it returns
+   * undefined). Fails closed exactly as `check` does.
+   */
+  checkNow(storeId: string, req: CheckRequest & { modelId?: string | undefined }): CheckResult | undefined {
+    this.assertFresh();
+    const m = this.inMemory(storeId, req.modelId);
+    return m ? m.rt.engine.check(m.ts, req) : undefined;
+  }
+
   async check(storeId: string, req: CheckRequest & { modelId?: string | undefined }): Promise<CheckResult> {
+    const now = this.checkNow(storeId, req);
+    if (now) return now;
     const { ts } = await this.typeSystem(storeId, req.modelId);
     return (await this.runtime(storeId)).engine.check(ts, req);
   }
 
   async batchCheck(storeId: string, items: BatchCheckItem[], modelId?: string): Promise<Map<string, BatchCheckOutcome>> {
+    this.assertFresh();
+    const m = this.inMemory(storeId, modelId);
+    if (m) return m.rt.engine.batchCheck(m.ts, items);
     const { ts } = await this.typeSystem(storeId, modelId);
     return (await this.runtime(storeId)).engine.batchCheck(ts, items);
   }
@@ -344,7 +364,7 @@ export class PolicyService {
         .then(async (r) => {
           if (revision !== undefined && r.revision >= revision) return;
           if (!(await this.ds.getStore(storeId))) {
-            this.runtimes.delete(storeId);
+            this.unload(storeId);
             return;
           }
           await this.refresh(storeId);
@@ -424,12 +444,39 @@ export class PolicyService {
         const revision = await this.ds.revision(storeId);
         const latest = await this.ds.latestModel(storeId);
         for await (const t of this.ds.allTuples(storeId)) engine.index.add(t);
-        return { engine, revision, latestModelId: latest?.id };
+        const loaded: StoreRuntime = { engine, revision, latestModelId: latest?.id };
+        // Unless the store was deleted (or its load superseded) meanwhile.
+        if (this.runtimes.get(storeId) === rt) this.loaded.set(storeId, loaded);
+        return loaded;
       })();
-      rt.catch(() => this.runtimes.delete(storeId));
+      rt.catch(() => {
+        if (this.runtimes.get(storeId) === rt) this.unload(storeId);
+      });
       this.runtimes.set(storeId, rt);
     }
     return rt;
+  }
+
+  private unload(storeId: string): void {
+    this.runtimes.delete(storeId);
+    this.loaded.delete(storeId);
+  }
+
+  /**
+   * The loaded runtime and compiled model for a query, synchronously: undefined when either is
+   * not in memory yet (the first query of a store or model), which the async path then loads.
+   */
+  private inMemory(storeId: string, modelId: string | undefined): { rt: StoreRuntime; ts: TypeSystem } | undefined {
+    const rt = this.loaded.get(storeId);
+    if (!rt) return undefined;
+    const id = modelId ?? rt.latestModelId;
+    if (id === undefined) return undefined;
+    const last = rt.lastModel;
+    if (last !== undefined && last.id === id) return { rt, ts: last.ts };
+    const ts = this.typesystems.get(`${storeId}/${id}`);
+    if (!ts) return undefined;
+    rt.lastModel = { id, ts };
+    return { rt, ts };
   }
 
   /** Writes to one store are applied one at a time so the index follows storage order. */

@@ -3,7 +3,7 @@
  * Tenet API key (`tenet_...`) or an OIDC access token (JWT) from a configured issuer. Keys are
  * limited to their scopes and stores and rate-limited per key. Anonymous callers are refused.
  */
-import type { FastifyRequest } from "fastify";
+import type { IncomingHttpHeaders } from "node:http";
 import { timingSafeEqual } from "node:crypto";
 import { TenetError } from "../../errors.js";
 import { type ApiKeysBackend, parseApiKey, type Scope, secretMatches } from "../../identity/api-keys/api-key.js";
@@ -17,12 +17,18 @@ export interface Principal {
   stores: ReadonlySet<string> | "*";
 }
 
+/** What authentication reads of a request (a Fastify request or a decision-lane request). */
+export interface AuthRequest {
+  readonly headers: IncomingHttpHeaders;
+  readonly params?: unknown;
+}
+
 export interface Authenticator {
   /**
    * The caller's principal, or throws. May answer synchronously (a cached API key) to spare the
    * request a promise; a promise otherwise.
    */
-  authenticate(req: FastifyRequest, scope: Scope): Principal | Promise<Principal>;
+  authenticate(req: AuthRequest, scope: Scope): Principal | Promise<Principal>;
 }
 
 /** `admin` implies every scope; `write` implies `read`; `read` implies `check`. */
@@ -93,7 +99,7 @@ export class ApiAuthenticator implements Authenticator {
     this.cache.delete(id);
   }
 
-  authenticate(req: FastifyRequest, scope: Scope): Principal | Promise<Principal> {
+  authenticate(req: AuthRequest, scope: Scope): Principal | Promise<Principal> {
     const header = req.headers.authorization;
     const bearer = typeof header === "string" ? BEARER.exec(header) : null;
     if (!bearer) {
@@ -111,7 +117,7 @@ export class ApiAuthenticator implements Authenticator {
     return this.fromApiKey(token).then((p) => this.authorize(req, scope, p));
   }
 
-  private authorize(req: FastifyRequest, scope: Scope, principal: Principal): Principal {
+  private authorize(req: AuthRequest, scope: Scope, principal: Principal): Principal {
     if (!principal.scopes.has(scope)) throw new TenetError("forbidden", `this credential lacks the '${scope}' scope`);
     const storeId = (req.params as { store_id?: string } | undefined)?.store_id;
     if (storeId) authorizeStore(principal, storeId);

@@ -8,7 +8,7 @@
  * A decision's `context.reason` says why (the explain path, or the error for a failed item).
  */
 import { TenetError } from "../../errors.js";
-import type { FastifyRequest } from "fastify";
+import type { LaneRequest } from "../lane.js";
 import type { PolicyService } from "../../policy/service.js";
 import { authorizeStore } from "../auth/authenticator.js";
 import type { Router } from "../route.js";
@@ -25,13 +25,14 @@ function conditionContext(sub?: Entity, res?: Entity, act?: Action, ctx?: Record
 
 async function decide(policy: PolicyService, storeId: string, sub: Entity, res: Entity, act: Action, ctx?: Record<string, unknown>) {
   try {
-    const r = await policy.check(storeId, {
+    const req = {
       object: `${res.type}:${res.id}`,
       relation: act.name,
       user: `${sub.type}:${sub.id}`,
       context: conditionContext(sub, res, act, ctx),
       explain: true,
-    });
+    };
+    const r = policy.checkNow(storeId, req) ?? (await policy.check(storeId, req));
     return r.allowed ? { decision: true, context: { reason: r.why } } : { decision: false };
   } catch (err) {
     // Problems with one evaluation (an unknown relation, a missing condition parameter) are that
@@ -55,7 +56,7 @@ function paged<T>(all: T[], page: { token?: string | undefined; limit?: number |
 }
 
 export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { defaultStoreId?: string | undefined; baseUrl: () => string }): void {
-  const mounts: Array<{ prefix: string; store: (params: { store_id?: string }, req: FastifyRequest) => string; params?: typeof s.storeParams }> = [
+  const mounts: Array<{ prefix: string; store: (params: { store_id?: string }, req: LaneRequest) => string; params?: typeof s.storeParams }> = [
     { prefix: "/stores/:store_id", store: (p) => p.store_id!, params: s.storeParams },
     {
       prefix: "",
@@ -88,7 +89,7 @@ export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { 
     r.add({
       method: "POST", url: `${m.prefix}/access/v1/evaluation`, summary: "Access evaluation", tags: TAGS, scope: "check",
       ...(params ? { params } : {}), body: s.evaluationBody,
-      fast: { params: s.fastStoreParams, body: s.fastEvaluationBody },
+      fast: { params: s.fastStoreParams, body: s.fastEvaluationBody }, lane: true,
       response: { type: "object", properties: { decision: { type: "boolean" }, context: {} } },
       handler: async ({ params: p, body, reply, req }) => {
         const storeId = m.store((p ?? {}) as { store_id?: string }, req);
@@ -99,7 +100,7 @@ export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { 
     });
     r.add({
       method: "POST", url: `${m.prefix}/access/v1/evaluations`, summary: "Access evaluations (batch)", tags: TAGS, scope: "check",
-      ...(params ? { params } : {}), body: s.evaluationsBody,
+      ...(params ? { params } : {}), body: s.evaluationsBody, lane: true,
       handler: async ({ params: p, body, req }) => {
         const storeId = m.store((p ?? {}) as { store_id?: string }, req);
         const items = body.evaluations && body.evaluations.length > 0 ? body.evaluations : [{}];

@@ -2,7 +2,6 @@
  * Prometheus metrics: request latency per route, decisions by result, index size and change-log
  * lag per loaded store. Served at /metrics (credentials with the `read` scope).
  */
-import type { FastifyInstance } from "fastify";
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { PolicyService } from "../../policy/service.js";
 import type { Router } from "../route.js";
@@ -71,23 +70,20 @@ export function createMetrics(policy: PolicyService): Metrics {
   return { registry, decisions, decided };
 }
 
-export function registerMetrics(metrics: Metrics): (r: Router, app: FastifyInstance) => void {
-  return (r, app) => {
+export function registerMetrics(metrics: Metrics): (r: Router) => void {
+  return (r) => {
     const latency = new RouteLatencyHistogram(
       "tenet_http_request_duration_seconds",
       "HTTP request latency by route, method and status",
       [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       metrics.registry,
     );
-    app.addHook("onResponse", (req, reply, done) => {
-      const route = req.routeOptions.url ?? "unmatched";
-      latency.observe(route, req.method, reply.statusCode, reply.elapsedTime / 1000);
-      const allowed = reply.tenetDecision;
-      if (allowed !== undefined && reply.statusCode === 200) {
+    r.onResponse((route, method, status, seconds, allowed) => {
+      latency.observe(route, method, status, seconds);
+      if (allowed !== undefined && status === 200) {
         if (route.endsWith("/check")) metrics.decided("openfga", allowed);
         else if (route.endsWith("/evaluation")) metrics.decided("authzen", allowed);
       }
-      done();
     });
     r.add({
       method: "GET", url: "/metrics", summary: "Prometheus metrics", tags: ["Operations"], scope: "read",
