@@ -120,7 +120,45 @@ export interface ChangeFeed {
   subscribe(listener: (storeId: string, revision: number) => void): Promise<() => Promise<void>>;
 }
 
-export interface Datastore extends StoresBackend, ModelsBackend, TuplesBackend, ChangelogBackend, AssertionsBackend, ApiKeysBackend, ChangeFeed {
+/** A stored document: a small JSON record in a named collection. */
+export interface DocumentRecord<T = unknown> {
+  collection: string;
+  id: string;
+  /** Writes so far: 1 after creation, +1 per replacement. */
+  version: number;
+  body: T;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** The version a write expected was not the stored one (someone else wrote first). */
+export class DocumentConflict extends Error {
+  constructor(
+    readonly collection: string,
+    readonly id: string,
+    readonly expected: number,
+  ) {
+    super(`document ${collection}/${id} is not at version ${expected}`);
+  }
+}
+
+/**
+ * Documents: JSON records by collection and id, for the planes whose records are few and read by
+ * id or in id order (access policy versions, just-in-time requests, the webhook outbox).
+ */
+export interface DocumentsBackend {
+  getDocument<T = unknown>(collection: string, id: string): Promise<DocumentRecord<T> | undefined>;
+  /**
+   * Creates the document (`expectedVersion` 0) or replaces it (`expectedVersion` = its current
+   * version); returns the new version. Throws DocumentConflict, changing nothing, otherwise.
+   */
+  putDocument(collection: string, id: string, body: unknown, expectedVersion: number): Promise<number>;
+  /** Documents of a collection in id order: ids starting with `prefix`, after `after`, at most `limit`. */
+  listDocuments<T = unknown>(collection: string, opts?: { prefix?: string; after?: string; limit?: number }): Promise<DocumentRecord<T>[]>;
+  deleteDocument(collection: string, id: string): Promise<boolean>;
+}
+
+export interface Datastore extends StoresBackend, ModelsBackend, TuplesBackend, ChangelogBackend, AssertionsBackend, ApiKeysBackend, DocumentsBackend, ChangeFeed {
   readonly kind: "memory" | "sqlite" | "postgres";
   close(): Promise<void>;
 }

@@ -10,7 +10,7 @@ import { TenetError } from "../../src/errors.js";
 import { type ApiKeyRecord, hashSecret } from "../../src/identity/api-keys/api-key.js";
 import type { AuthorizationModel } from "../../src/policy/model/types.js";
 import { tupleKeyString, type TupleKey, type TupleKeyWithoutCondition } from "../../src/policy/tuples/tuple.js";
-import { type Assertion, type Datastore, type StoreRecord, type TupleFilter, type TupleRecord, TupleWriteConflict } from "../../src/storage/interfaces.js";
+import { type Assertion, type Datastore, type StoreRecord, type TupleFilter, type TupleRecord, TupleWriteConflict, DocumentConflict } from "../../src/storage/interfaces.js";
 import { matchesFilter } from "../../src/storage/paging.js";
 import { ULID_PATTERN } from "../../src/util/ulid.js";
 
@@ -663,6 +663,40 @@ export function datastoreContract(name: string, factory: DatastoreFactory, opts:
       assert.deepEqual(throwing.events, rec.events, "the throwing listener is still called for every write");
       await unsubscribeThrowing();
       await unsubscribe();
+    });
+
+    it("documents: create, read, replace with the version read, conflicts change nothing", async (ds) => {
+      const c = `c-${Math.random().toString(36).slice(2)}`;
+      assert.equal(await ds.getDocument(c, "a"), undefined);
+      assert.equal(await ds.putDocument(c, "a", { n: 1, nested: { list: [1, "x", null] } }, 0), 1);
+      const a1 = await ds.getDocument<{ n: number }>(c, "a");
+      assert.equal(a1?.version, 1);
+      assert.deepEqual(a1?.body, { n: 1, nested: { list: [1, "x", null] } });
+      assert.ok(a1 && !Number.isNaN(Date.parse(a1.createdAt)));
+      await assert.rejects(ds.putDocument(c, "a", { n: 9 }, 0), DocumentConflict, "creating an existing document conflicts");
+      assert.equal(await ds.putDocument(c, "a", { n: 2 }, 1), 2);
+      await assert.rejects(ds.putDocument(c, "a", { n: 3 }, 1), DocumentConflict, "a stale version conflicts");
+      await assert.rejects(ds.putDocument(c, "b", { n: 3 }, 4), DocumentConflict, "replacing a missing document conflicts");
+      assert.deepEqual((await ds.getDocument(c, "a"))?.body, { n: 2 });
+      assert.equal(await ds.getDocument(c, "b"), undefined);
+      // Concurrent replacements of one version: exactly one wins.
+      const results = await Promise.allSettled([ds.putDocument(c, "a", { w: 1 }, 2), ds.putDocument(c, "a", { w: 2 }, 2)]);
+      assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+      assert.equal(await ds.deleteDocument(c, "a"), true);
+      assert.equal(await ds.deleteDocument(c, "a"), false);
+      assert.equal(await ds.getDocument(c, "a"), undefined);
+    });
+
+    it("documents: listed in id order by prefix, after an id, up to a limit; collections are apart", async (ds) => {
+      const c = `c-${Math.random().toString(36).slice(2)}`;
+      for (const id of ["s1/003", "s1/001", "s2/001", "s1/002", "s10/001"]) await ds.putDocument(c, id, { id }, 0);
+      await ds.putDocument(`${c}-other`, "s1/000", {}, 0);
+      const ids = async (opts?: { prefix?: string; after?: string; limit?: number }) => (await ds.listDocuments(c, opts)).map((d) => d.id);
+      assert.deepEqual(await ids(), ["s1/001", "s1/002", "s1/003", "s10/001", "s2/001"]);
+      assert.deepEqual(await ids({ prefix: "s1/" }), ["s1/001", "s1/002", "s1/003"]);
+      assert.deepEqual(await ids({ prefix: "s1/", after: "s1/001", limit: 1 }), ["s1/002"]);
+      assert.deepEqual(await ids({ prefix: "nope" }), []);
+      assert.deepEqual((await ds.listDocuments<{ id: string }>(c, { prefix: "s2/" }))[0]?.body, { id: "s2/001" });
     });
   });
 }

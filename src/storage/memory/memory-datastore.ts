@@ -18,6 +18,8 @@ import {
   type TupleFilter,
   type TupleRecord,
   TupleWriteConflict,
+  DocumentConflict,
+  type DocumentRecord,
 } from "../interfaces.js";
 import { matchesFilter, pageOf } from "../paging.js";
 import { LocalChangeFeed } from "./local-change-feed.js";
@@ -50,6 +52,8 @@ export class MemoryDatastore implements Datastore {
   readonly kind = "memory" as const;
   private readonly stores = new Map<string, StoreState>();
   private readonly apiKeys = new Map<string, ApiKeyRecord>();
+  /** collection → id → record (bodies kept as JSON text, so callers never share objects). */
+  private readonly documents = new Map<string, Map<string, { version: number; body: string; createdAt: string; updatedAt: string }>>();
   private readonly feed = new LocalChangeFeed();
 
   private state(storeId: string): StoreState {
@@ -192,5 +196,37 @@ export class MemoryDatastore implements Datastore {
 
   async close(): Promise<void> {
     this.feed.clear();
+  }
+
+  // ---- documents ----
+  async getDocument<T = unknown>(collection: string, id: string): Promise<DocumentRecord<T> | undefined> {
+    const d = this.documents.get(collection)?.get(id);
+    return d ? { collection, id, version: d.version, body: JSON.parse(d.body) as T, createdAt: d.createdAt, updatedAt: d.updatedAt } : undefined;
+  }
+
+  async putDocument(collection: string, id: string, body: unknown, expectedVersion: number): Promise<number> {
+    let coll = this.documents.get(collection);
+    const current = coll?.get(id);
+    if ((current?.version ?? 0) !== expectedVersion) throw new DocumentConflict(collection, id, expectedVersion);
+    const now = new Date().toISOString();
+    const json = JSON.stringify(body);
+    if (json === undefined) throw new TypeError("a document body must be JSON");
+    if (!coll) this.documents.set(collection, (coll = new Map()));
+    const version = expectedVersion + 1;
+    coll.set(id, { version, body: json, createdAt: current?.createdAt ?? now, updatedAt: now });
+    return version;
+  }
+
+  async listDocuments<T = unknown>(collection: string, opts: { prefix?: string; after?: string; limit?: number } = {}): Promise<DocumentRecord<T>[]> {
+    const coll = this.documents.get(collection);
+    if (!coll) return [];
+    const ids = [...coll.keys()].filter((id) => (opts.prefix === undefined || id.startsWith(opts.prefix)) && (opts.after === undefined || id > opts.after)).sort();
+    const out: DocumentRecord<T>[] = [];
+    for (const id of ids.slice(0, opts.limit ?? ids.length)) out.push((await this.getDocument<T>(collection, id))!);
+    return out;
+  }
+
+  async deleteDocument(collection: string, id: string): Promise<boolean> {
+    return this.documents.get(collection)?.delete(id) ?? false;
   }
 }

@@ -30,6 +30,8 @@ import {
   type TupleFilter,
   type TupleRecord,
   TupleWriteConflict,
+  DocumentConflict,
+  type DocumentRecord,
 } from "../interfaces.js";
 import { pageSize } from "../paging.js";
 import { ChangeSubscription, changeChannel } from "./change-listener.js";
@@ -153,6 +155,12 @@ const SQL = {
   listApiKeys: `SELECT ${API_KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC, id`,
   revokeApiKey: "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
   currentSchema: "SELECT current_schema() AS schema",
+  getDocument: "SELECT id, version, body, created_at, updated_at FROM documents WHERE collection = $1 AND id = $2",
+  insertDocument: "INSERT INTO documents (collection, id, version, body, created_at, updated_at) VALUES ($1, $2, 1, $3::jsonb, $4, $4) ON CONFLICT DO NOTHING",
+  updateDocument: "UPDATE documents SET version = version + 1, body = $3::jsonb, updated_at = $4 WHERE collection = $1 AND id = $2 AND version = $5",
+  listDocuments: `SELECT id, version, body, created_at, updated_at FROM documents
+    WHERE collection = $1 AND starts_with(id, $2) AND id > $3 ORDER BY id LIMIT $4`,
+  deleteDocument: "DELETE FROM documents WHERE collection = $1 AND id = $2",
 } as const;
 
 function tupleKey(r: TupleRow): TupleKey {
@@ -521,6 +529,34 @@ export class PostgresDatastore implements Datastore {
     return [];
   }
 
+  // ---- documents ----
+  async getDocument<T = unknown>(collection: string, id: string): Promise<DocumentRecord<T> | undefined> {
+    const row = (await this.query<DocumentRow>("get_document", SQL.getDocument, [collection, id])).rows[0];
+    return row ? documentRecord<T>(collection, row) : undefined;
+  }
+
+  async putDocument(collection: string, id: string, body: unknown, expectedVersion: number): Promise<number> {
+    const json = JSON.stringify(body);
+    if (json === undefined) throw new TypeError("a document body must be JSON");
+    const now = new Date().toISOString();
+    const r =
+      expectedVersion === 0
+        ? await this.query("insert_document", SQL.insertDocument, [collection, id, json, now])
+        : await this.query("update_document", SQL.updateDocument, [collection, id, json, now, expectedVersion]);
+    if (r.rowCount === 0) throw new DocumentConflict(collection, id, expectedVersion);
+    return expectedVersion + 1;
+  }
+
+  async listDocuments<T = unknown>(collection: string, opts: { prefix?: string; after?: string; limit?: number } = {}): Promise<DocumentRecord<T>[]> {
+    const limit = opts.limit && opts.limit > 0 ? Math.ceil(opts.limit) : null;
+    const r = await this.query<DocumentRow>("list_documents", SQL.listDocuments, [collection, opts.prefix ?? "", opts.after ?? "", limit]);
+    return r.rows.map((row) => documentRecord<T>(collection, row));
+  }
+
+  async deleteDocument(collection: string, id: string): Promise<boolean> {
+    return ((await this.query("delete_document", SQL.deleteDocument, [collection, id])).rowCount ?? 0) > 0;
+  }
+
   // ---- API keys ----
   async createApiKey(rec: ApiKeyRecord): Promise<void> {
     try {
@@ -595,4 +631,16 @@ export class PostgresDatastore implements Datastore {
     const items = rows.slice(0, size);
     return { items, continuationToken: token(items[size - 1]!) };
   }
+}
+
+interface DocumentRow {
+  id: string;
+  version: number;
+  body: unknown;
+  created_at: string;
+  updated_at: string;
+}
+
+function documentRecord<T>(collection: string, r: DocumentRow): DocumentRecord<T> {
+  return { collection, id: r.id, version: Number(r.version), body: r.body as T, createdAt: r.created_at, updatedAt: r.updated_at };
 }

@@ -33,6 +33,8 @@ import {
   type TupleFilter,
   type TupleRecord,
   TupleWriteConflict,
+  DocumentConflict,
+  type DocumentRecord,
 } from "../interfaces.js";
 import { LocalChangeFeed } from "../memory/local-change-feed.js";
 import { pageSize } from "../paging.js";
@@ -44,6 +46,14 @@ export interface SqliteOptions {
   busyTimeoutMs?: number;
   /** Tuples read per query while streaming allTuples (default 10,000). */
   allTuplesBatchSize?: number;
+}
+
+interface DocumentRow {
+  id: string;
+  version: number;
+  body: string;
+  created_at: string;
+  updated_at: string;
 }
 
 interface StoreRow {
@@ -230,6 +240,18 @@ export class SqliteDatastore implements Datastore {
          ON CONFLICT (store_id, model_id) DO UPDATE SET assertions = excluded.assertions`,
       ),
       readAssertions: db.prepare<[string, string], string>("SELECT assertions FROM assertions WHERE store_id = ? AND model_id = ?").pluck(),
+      getDocument: db.prepare<[string, string], DocumentRow>("SELECT id, version, body, created_at, updated_at FROM documents WHERE collection = ? AND id = ?"),
+      insertDocument: db.prepare<[string, string, string, string, string]>(
+        "INSERT INTO documents (collection, id, version, body, created_at, updated_at) VALUES (?, ?, 1, ?, ?, ?) ON CONFLICT DO NOTHING",
+      ),
+      updateDocument: db.prepare<[string, string, string, string, number]>(
+        "UPDATE documents SET version = version + 1, body = ?, updated_at = ? WHERE collection = ? AND id = ? AND version = ?",
+      ),
+      // Ids in [prefix, prefix + U+FFFF) start with the prefix; `after` and `limit` page.
+      listDocuments: db.prepare<[string, string, string, string, number], DocumentRow>(
+        "SELECT id, version, body, created_at, updated_at FROM documents WHERE collection = ? AND id >= ? AND id < ? AND id > ? ORDER BY id LIMIT ?",
+      ),
+      deleteDocument: db.prepare<[string, string]>("DELETE FROM documents WHERE collection = ? AND id = ?"),
       insertApiKey: db.prepare<[string, string, string, string, string, string, string | null, number]>(
         `INSERT INTO api_keys (${API_KEY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
@@ -424,6 +446,33 @@ export class SqliteDatastore implements Datastore {
     });
   }
 
+  // ---- documents ----
+  async getDocument<T = unknown>(collection: string, id: string): Promise<DocumentRecord<T> | undefined> {
+    const row = this.guard(() => this.s.getDocument.get(collection, id));
+    return row ? documentRecord<T>(collection, row) : undefined;
+  }
+
+  async putDocument(collection: string, id: string, body: unknown, expectedVersion: number): Promise<number> {
+    const json = JSON.stringify(body);
+    if (json === undefined) throw new TypeError("a document body must be JSON");
+    const now = new Date().toISOString();
+    const changed = this.guard(() =>
+      expectedVersion === 0 ? this.s.insertDocument.run(collection, id, json, now, now).changes : this.s.updateDocument.run(json, now, collection, id, expectedVersion).changes,
+    );
+    if (changed === 0) throw new DocumentConflict(collection, id, expectedVersion);
+    return expectedVersion + 1;
+  }
+
+  async listDocuments<T = unknown>(collection: string, opts: { prefix?: string; after?: string; limit?: number } = {}): Promise<DocumentRecord<T>[]> {
+    const prefix = opts.prefix ?? "";
+    const rows = this.guard(() => this.s.listDocuments.all(collection, prefix, `${prefix}\uffff`, opts.after ?? "", opts.limit && opts.limit > 0 ? Math.ceil(opts.limit) : -1));
+    return rows.map((r) => documentRecord<T>(collection, r));
+  }
+
+  async deleteDocument(collection: string, id: string): Promise<boolean> {
+    return this.guard(() => this.s.deleteDocument.run(collection, id).changes > 0);
+  }
+
   // ---- API keys ----
   async createApiKey(rec: ApiKeyRecord): Promise<void> {
     try {
@@ -492,4 +541,8 @@ function setWalMode(db: Sqlite.Database, timeoutMs: number): void {
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
     }
   }
+}
+
+function documentRecord<T>(collection: string, r: DocumentRow): DocumentRecord<T> {
+  return { collection, id: r.id, version: r.version, body: JSON.parse(r.body) as T, createdAt: r.created_at, updatedAt: r.updated_at };
 }
