@@ -274,6 +274,19 @@ export class PolicyService {
 
   // ---- queries ----
   /**
+   * Loads the store's index and its newest model into memory, so that `checkNow` can answer
+   * (a store without a model is loaded all the same).
+   */
+  async warm(storeId: string): Promise<void> {
+    await this.runtime(storeId);
+    try {
+      await this.typeSystem(storeId);
+    } catch (err) {
+      if (!(err instanceof TenetError && err.code === "latest_model_not_found")) throw err;
+    }
+  }
+
+  /**
    * Check, answered without a promise when the store and model are already in memory (nearly
    * always: a decision endpoint calls this first and awaits `check` only when it returns
    * undefined). Fails closed exactly as `check` does.
