@@ -12,6 +12,9 @@ import type { JwtVerifier } from "../../src/api/auth/jwt.js";
 import { registerAuthzenRoutes } from "../../src/api/authzen/routes.js";
 import { createMetrics, registerMetrics } from "../../src/api/metrics/metrics.js";
 import { buildServer } from "../../src/api/server.js";
+import { registerAccessRoutes } from "../../src/api/access/routes.js";
+import { AccessDecisionPoint } from "../../src/policy/access/decision-point.js";
+import { AccessPolicyStore } from "../../src/policy/access/policy-store.js";
 import { newApiKey, type Scope } from "../../src/identity/api-keys/api-key.js";
 import { PolicyService } from "../../src/policy/service.js";
 import type { Datastore } from "../../src/storage/interfaces.js";
@@ -34,7 +37,7 @@ export interface TestServer {
   /** An admin key for every store. */
   adminToken: string;
   /** AuthZEN options; `defaultStoreId` is read on every request, so tests may set it later. */
-  authzen: { defaultStoreId?: string | undefined; baseUrl: () => string };
+  authzen: { defaultStoreId?: string | undefined; baseUrl: () => string; access?: AccessDecisionPoint };
   /** Creates an API key; returns the token and its id. */
   key(opts: { scopes: Scope[]; stores?: string[]; rateLimit?: number; name?: string }): Promise<{ token: string; id: string }>;
   close(): Promise<void>;
@@ -46,14 +49,16 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
   const policy = new PolicyService(ds);
   const auth = new ApiAuthenticator(ds, opts.jwt ?? null, opts.cacheMs ?? 5000);
   let url = "";
-  const authzen: TestServer["authzen"] = { defaultStoreId: undefined, baseUrl: () => url };
+  const policies = new AccessPolicyStore(ds);
+  const pdp = new AccessDecisionPoint({ policy, policies });
+  const authzen: TestServer["authzen"] = { defaultStoreId: undefined, baseUrl: () => url, access: pdp };
   const app = await buildServer({
     policy,
     auth,
     logLevel: "silent",
     ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
-    plugins: [(r) => registerAuthzenRoutes(r, policy, authzen), registerMetrics(createMetrics(policy))],
+    plugins: [(r) => registerAuthzenRoutes(r, policy, authzen), (r) => registerAccessRoutes(r, { policy, policies, pdp }), registerMetrics(createMetrics(policy))],
   });
   await app.listen({ port: 0, host: "127.0.0.1" });
   const addr = app.server.address();

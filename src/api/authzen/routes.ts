@@ -8,6 +8,9 @@
  * A decision's `context.reason` says why (the explain path, or the error for a failed item).
  */
 import { TenetError } from "../../errors.js";
+import { ZodError } from "zod";
+import type { AccessDecisionPoint } from "../../policy/access/decision-point.js";
+import { accessRequestFromAuthzen } from "../access/schemas.js";
 import type { LaneRequest } from "../lane.js";
 import type { PolicyService } from "../../policy/service.js";
 import { authorizeStore } from "../auth/authenticator.js";
@@ -55,7 +58,33 @@ function paged<T>(all: T[], page: { token?: string | undefined; limit?: number |
   return { results, page: { next_token: next } };
 }
 
-export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { defaultStoreId?: string | undefined; baseUrl: () => string }): void {
+/**
+ * A store with live access policies answers through them: the decision is `allow` only when the
+ * policies allow, and the response context carries the decision id, the outcome (`challenge`,
+ * `pending`), what is missing, obligations, matching rules, relationship paths and risk reasons.
+ */
+async function decideWithPolicies(pdp: AccessDecisionPoint, storeId: string, sub: Entity, res: Entity, act: Action, ctx?: Record<string, unknown>) {
+  let req;
+  try {
+    req = accessRequestFromAuthzen(sub, res, act.name, ctx);
+  } catch (err) {
+    if (err instanceof ZodError) {
+      throw new TenetError("validation_error", `invalid request: ${err.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ")}`);
+    }
+    throw err;
+  }
+  const d = await pdp.decide(storeId, req);
+  const context: Record<string, unknown> = { decision_id: d.decision_id, outcome: d.decision, reasons: d.reasons, policies: d.rules, risk: d.risk, relationships: d.relationships, obligations: d.obligations };
+  if (d.policy_version !== undefined) context.policy_version = d.policy_version;
+  if (d.challenge) context.challenge = d.challenge;
+  if (d.pending) context.pending = d.pending;
+  if (d.grant) context.grant = d.grant;
+  return { decision: d.decision === "allow", context };
+}
+
+export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { defaultStoreId?: string | undefined; baseUrl: () => string; access?: AccessDecisionPoint | undefined }): void {
+  const evaluateOne = async (storeId: string, sub: Entity, res: Entity, act: Action, ctx?: Record<string, unknown>): Promise<{ decision: boolean; context?: unknown }> =>
+    opts.access && (await opts.access.hasPolicies(storeId)) ? decideWithPolicies(opts.access, storeId, sub, res, act, ctx) : decide(policy, storeId, sub, res, act, ctx);
   const mounts: Array<{ prefix: string; store: (params: { store_id?: string }, req: LaneRequest) => string; params?: typeof s.storeParams }> = [
     { prefix: "/stores/:store_id", store: (p) => p.store_id!, params: s.storeParams },
     {
@@ -93,7 +122,7 @@ export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { 
       response: { type: "object", properties: { decision: { type: "boolean" }, context: {} } },
       handler: async ({ params: p, body, reply, req }) => {
         const storeId = m.store((p ?? {}) as { store_id?: string }, req);
-        const d = await decide(policy, storeId, body.subject, body.resource, body.action, body.context);
+        const d = await evaluateOne(storeId, body.subject, body.resource, body.action, body.context);
         reply.tenetDecision = d.decision;
         return d;
       },
@@ -113,7 +142,7 @@ export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { 
           if (!sub || !res || !act) {
             evaluations.push({ decision: false, context: { error: { status: 400, code: "validation_error", message: "subject, resource and action are required (in the item or as defaults)" } } });
           } else {
-            evaluations.push(await decide(policy, storeId, sub, res, act, { ...(body.context ?? {}), ...(item.context ?? {}) }));
+            evaluations.push(await evaluateOne(storeId, sub, res, act, { ...(body.context ?? {}), ...(item.context ?? {}) }));
           }
           const last = evaluations[evaluations.length - 1]!;
           if (semantic === "deny_on_first_deny" && !last.decision) break;

@@ -8,6 +8,9 @@ import { ApiAuthenticator } from "../../api/auth/authenticator.js";
 import { JwtVerifier } from "../../api/auth/jwt.js";
 import { registerAuthzenRoutes } from "../../api/authzen/routes.js";
 import { createMetrics, registerMetrics } from "../../api/metrics/metrics.js";
+import { registerAccessRoutes } from "../../api/access/routes.js";
+import { AccessDecisionPoint } from "../../policy/access/decision-point.js";
+import { AccessPolicyStore } from "../../policy/access/policy-store.js";
 import { buildServer } from "../../api/server.js";
 import { loadConfig } from "../../config/config.js";
 import { PolicyService } from "../../policy/service.js";
@@ -37,6 +40,8 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   const stopSync = await policy.startSync({ pollMs: config.syncIntervalMs });
   const auth = new ApiAuthenticator(ds, config.oidcIssuers.length ? new JwtVerifier(config.oidcIssuers) : null);
   const metrics = createMetrics(policy);
+  const policies = new AccessPolicyStore(ds);
+  const pdp = new AccessDecisionPoint({ policy, policies });
   let baseUrl = "";
   const app = await buildServer({
     policy,
@@ -45,7 +50,8 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     bodyLimit: config.bodyLimitBytes,
     requestTimeoutMs: config.requestTimeoutMs,
     plugins: [
-      (r) => registerAuthzenRoutes(r, policy, { defaultStoreId: config.defaultStoreId, baseUrl: () => baseUrl }),
+      (r) => registerAuthzenRoutes(r, policy, { defaultStoreId: config.defaultStoreId, baseUrl: () => baseUrl, access: pdp }),
+      (r) => registerAccessRoutes(r, { policy, policies, pdp }),
       registerMetrics(metrics),
     ],
   });
