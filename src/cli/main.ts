@@ -9,6 +9,7 @@ import { testCommand } from "./commands/test.js";
 import { migrateCommand } from "./commands/migrate.js";
 import { storeCommand } from "./commands/store.js";
 import { tokenCommand } from "./commands/token.js";
+import { policyCommand } from "./commands/policy.js";
 
 const USAGE = `usage: tenet <command> [options]
 
@@ -19,7 +20,9 @@ commands:
   store import --file F      import an OpenFGA store file (model + tuples)
   store export --store-id ID export a store as an OpenFGA store file
   token create|list|revoke   manage API keys for Tenet's API
-  test FILE...               run OpenFGA-format YAML model tests (tests[].stages[])
+  policy apply -f DIR --store ID [--shadow] [--dry-run]
+                             validate and apply access policies (also: validate, history, diff, rollback, promote)
+  test FILE...               run YAML tests: OpenFGA-format model tests and access-policy tests
   model validate FILE        validate an authorization model (DSL .fga or JSON)
   model transform FILE       print a model as JSON (from DSL) or DSL (from JSON)
   help                       show this help
@@ -51,6 +54,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         return await storeCommand(rest, io);
       case "token":
         return await tokenCommand(rest, io);
+      case "policy":
+        return await policyCommand(rest, io);
       case undefined:
       case "help":
       case "--help":

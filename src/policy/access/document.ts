@@ -176,6 +176,8 @@ export function parsePolicyFile(text: string, file: string, problems: PolicyProb
     }
     const value: unknown = d.toJS({ maxAliasCount: 50 });
     if (value === null || value === undefined) continue; // an empty document (e.g. a trailing ---)
+    // Policy tests may live beside the policies they test.
+    if (typeof value === "object" && (value as { kind?: unknown }).kind === "AccessPolicyTest") continue;
     const r = policySchema.safeParse(value);
     if (!r.success) {
       for (const issue of r.error.issues) {

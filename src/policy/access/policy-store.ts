@@ -53,15 +53,20 @@ function policyTexts(v: PolicyVersion): Map<string, string> {
   return out;
 }
 
+/** Parses, validates and compiles a set of policy files; throws with every problem found. */
+export function validatePolicySources(sources: PolicySource[]): CompiledPolicySet {
+  if (sources.length === 0) throw new TenetError("validation_error", "no access-policy files were given");
+  const { policies, problems } = parseSources(sources);
+  if (policies.length === 0 && problems.length === 0) throw new TenetError("validation_error", "the files hold no access policy");
+  return compilePolicySet(policies, problems);
+}
+
 export class AccessPolicyStore {
   constructor(private readonly docs: DocumentsBackend) {}
 
   /** Validates and compiles without storing (`--dry-run`, and the first step of apply). */
   validate(sources: PolicySource[]): CompiledPolicySet {
-    if (sources.length === 0) throw new TenetError("validation_error", "no access-policy files were given");
-    const { policies, problems } = parseSources(sources);
-    if (policies.length === 0 && problems.length === 0) throw new TenetError("validation_error", "the files hold no access policy");
-    return compilePolicySet(policies, problems);
+    return validatePolicySources(sources);
   }
 
   async head(storeId: string): Promise<PolicyHead> {
