@@ -7,7 +7,6 @@
  * and decision point.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { AccessDecisionPoint, type JitAccess } from "../../../src/policy/access/decision-point.js";
