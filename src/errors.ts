@@ -24,6 +24,7 @@ export type TenetErrorCode =
   | "cannot_delete_missing_tuple"
   | "duplicate_tuple_in_write"
   | "not_found"
+  | "conflict"
   | "unauthenticated"
   | "forbidden"
   | "rate_limited"
@@ -75,6 +76,8 @@ const STATUS: Record<TenetErrorCode, number> = {
   cannot_delete_missing_tuple: 400,
   duplicate_tuple_in_write: 400,
   not_found: 404,
+  // The resource's state changed (someone else acted first): re-read it before retrying.
+  conflict: 409,
   unauthenticated: 401,
   forbidden: 403,
   rate_limited: 429,
