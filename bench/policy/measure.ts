@@ -35,6 +35,13 @@ export interface OpTiming {
   minPerSec: number;
   maxPerSec: number;
   roundPerSec: number[];
+  /**
+   * Median of the round rates per second of this process's CPU time (user + system, GC threads
+   * included): less sensitive than wall time to other processes competing for the cores.
+   */
+  perCpuSec: number;
+  /** CPU time ÷ wall time over the rounds (≈ 1 on an idle machine; below 1 when preempted). */
+  cpuShare: number;
   /** Per call, µs (from samples of latBatch calls). */
   p50us: number;
   p90us: number;
@@ -61,8 +68,9 @@ export function measureSideBySide(ops: Op[], o: SideBySideOptions): OpTiming[] {
     }
     cursor[k] = i;
   };
-  const runFor = (k: number, ns: bigint): { calls: number; ns: bigint } => {
+  const runFor = (k: number, ns: bigint): { calls: number; ns: bigint; cpuUs: number } => {
     let calls = 0;
+    const cpu0 = process.cpuUsage();
     const start = now();
     let elapsed = 0n;
     do {
@@ -70,7 +78,8 @@ export function measureSideBySide(ops: Op[], o: SideBySideOptions): OpTiming[] {
       calls += o.batch;
       elapsed = now() - start;
     } while (elapsed < ns);
-    return { calls, ns: elapsed };
+    const cpu = process.cpuUsage(cpu0);
+    return { calls, ns: elapsed, cpuUs: cpu.user + cpu.system };
   };
 
   // Warm-up, alternating in short slices so every operation's code is optimised on the same mix.
@@ -79,6 +88,8 @@ export function measureSideBySide(ops: Op[], o: SideBySideOptions): OpTiming[] {
   while (now() < warmEnd) for (let k = 0; k < ops.length; k++) runFor(k, slice);
 
   const rates: number[][] = ops.map(() => []);
+  const cpuRates: number[][] = ops.map(() => []);
+  const cpuUs = ops.map(() => 0);
   const calls = ops.map(() => 0);
   const ns = ops.map(() => 0n);
   const budget = (BigInt(Math.round(o.runMs)) * 1_000_000n) / BigInt(o.rounds * ops.length);
@@ -87,6 +98,8 @@ export function measureSideBySide(ops: Op[], o: SideBySideOptions): OpTiming[] {
       const k = (r + j) % ops.length;
       const res = runFor(k, budget);
       rates[k]!.push(res.calls / (Number(res.ns) / 1e9));
+      cpuRates[k]!.push(res.calls / (Math.max(1, res.cpuUs) / 1e6));
+      cpuUs[k]! += res.cpuUs;
       calls[k]! += res.calls;
       ns[k]! += res.ns;
     }
@@ -111,6 +124,7 @@ export function measureSideBySide(ops: Op[], o: SideBySideOptions): OpTiming[] {
   return ops.map((op, k) => {
     const sorted = Float64Array.from(lat[k]!).sort();
     const rs = [...rates[k]!].sort((a, b) => a - b);
+    const cs = [...cpuRates[k]!].sort((a, b) => a - b);
     return {
       key: op.key,
       ops: calls[k]!,
@@ -119,6 +133,8 @@ export function measureSideBySide(ops: Op[], o: SideBySideOptions): OpTiming[] {
       minPerSec: rs[0]!,
       maxPerSec: rs[rs.length - 1]!,
       roundPerSec: rates[k]!,
+      perCpuSec: cs[cs.length >> 1]!,
+      cpuShare: cpuUs[k]! / 1e6 / (Number(ns[k]!) / 1e9),
       p50us: pct(sorted, 0.5) / 1000,
       p90us: pct(sorted, 0.9) / 1000,
       p99us: pct(sorted, 0.99) / 1000,
