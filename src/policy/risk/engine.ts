@@ -84,7 +84,17 @@ export class RiskEngine {
       total += contribution;
       reasons.push({ signal: signal.name, score: Math.round(contribution * 100) / 100, reason: String(result.reason) });
     }
-    if (reasons.length > 1) reasons.sort(byContribution);
+    // Insertion sort: there are a handful of reasons, and Array.prototype.sort with a
+    // comparator costs more than the whole sort for so few.
+    for (let i = 1; i < reasons.length; i++) {
+      const r = reasons[i] as RiskReason;
+      let j = i - 1;
+      while (j >= 0 && byContribution(reasons[j] as RiskReason, r) > 0) {
+        reasons[j + 1] = reasons[j] as RiskReason;
+        j--;
+      }
+      reasons[j + 1] = r;
+    }
     const score = Math.min(100, Math.round(total));
     return { score, level: this.levelOf(score), reasons };
   }

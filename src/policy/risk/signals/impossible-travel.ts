@@ -46,6 +46,8 @@ export class ImpossibleTravelSignal implements RiskSignal {
     if (ip === undefined) return null;
     const prev = previousSignIn(input.history?.signIns, input.now);
     if (prev === undefined) return null;
+    // The common case, decided without a lookup: the same address is the same place.
+    if (prev.location === undefined && prev.ip === input.request?.ip) return null;
 
     const here = geo.locate(ip);
     let there: GeoLocation | undefined = isPoint(prev.location) ? prev.location : undefined;
