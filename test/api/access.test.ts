@@ -120,7 +120,9 @@ describe("access policies over HTTP", () => {
     assert.equal(report.json.changed >= 1, true);
     assert.equal(report.json.transitions["challenge→allow"] >= 1, true);
     assert.equal(report.json.examples[0].subject, "user:anne");
-    const promoted = await call(server.url, "POST", `/stores/${storeId}/access-policies/promote`, t());
+    const stale = await call(server.url, "POST", `/stores/${storeId}/access-policies/promote`, { ...t(), body: { shadow_version: 1 } });
+    assert.equal(stale.status, 409, "promoting a version other than the reviewed one is refused");
+    const promoted = await call(server.url, "POST", `/stores/${storeId}/access-policies/promote`, { ...t(), body: { shadow_version: s.json.version } });
     assert.equal(promoted.status, 200);
     assert.equal((await decide(anne)).json.decision, "allow");
   });

@@ -98,9 +98,9 @@ export function registerAccessRoutes(r: Router, deps: { policy: PolicyService; p
 
   r.add({
     method: "POST", url: "/stores/:store_id/access-policies/promote", summary: "Make the shadow access policies live", tags: TAGS, scope: "write",
-    params: storeParams,
-    handler: async ({ params }) => {
-      const live = await policies.promote(params.store_id);
+    params: storeParams, body: s.promoteBody,
+    handler: async ({ params, body }) => {
+      const live = await policies.promote(params.store_id, body.shadow_version);
       pdp.invalidate(params.store_id);
       return { live };
     },

@@ -75,6 +75,8 @@ export const applyBody = z.strictObject({
 
 export const versionParams = z.strictObject({ store_id: z.string().min(1).max(64), version: z.coerce.number().int().positive() });
 export const diffQuery = z.strictObject({ from: z.coerce.number().int().positive(), to: z.coerce.number().int().positive() });
+/** `shadow_version`: promote only if the shadow is still the version the caller reviewed. */
+export const promoteBody = z.strictObject({ shadow_version: z.number().int().positive().optional() });
 export const rollbackBody = z.strictObject({ version: z.number().int().positive(), comment: z.string().max(1000).optional() });
 
 type Entity = { type: string; id: string; properties?: Record<string, unknown> | undefined };

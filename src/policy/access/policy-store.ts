@@ -139,11 +139,14 @@ export class AccessPolicyStore {
     return version;
   }
 
-  /** Makes the shadow version live. */
-  async promote(storeId: string): Promise<number> {
+  /** Makes the shadow version live (only if it is `expected`, when given: the version reviewed). */
+  async promote(storeId: string, expected?: number): Promise<number> {
     const headDoc = await this.docs.getDocument<PolicyHead & { latest: number }>(HEADS, storeId);
     const shadow = headDoc?.body.shadow;
     if (!headDoc || shadow === undefined) throw new TenetError("validation_error", "this store has no shadow access policies to promote");
+    if (expected !== undefined && expected !== shadow) {
+      throw new TenetError("conflict", `the shadow version is ${shadow}, not ${expected}: review it before promoting`);
+    }
     await this.docs.putDocument(HEADS, storeId, { latest: headDoc.body.latest, live: shadow, shadow: undefined }, headDoc.version);
     return shadow;
   }
