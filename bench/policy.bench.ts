@@ -148,7 +148,7 @@ const mismatchExamples: string[] = [];
   for (let i = 0; i < VERIFY; i++) {
     const req = reqs[i]!;
     const d = dp.decideNow(storeId, req);
-    const assessed = risk.assessor.assess(req, NOW);
+    const assessed = risk.assessor.assessNow(req, NOW)!;
     const e = evaluate(set, req, assessed, NOW, hooks);
     const same =
       d === undefined
@@ -230,14 +230,14 @@ log(`(a) ${int(ta.perSec)}/s p50 ${us(ta.p50us)} µs p99 ${us(ta.p99us)} µs; (b
 // (precomputed risk, no decision record), and the risk assessment alone.
 const ctx = { current_time: new Date(NOW).toISOString() };
 const explainReqs = checkReqs.map((q) => ({ ...q, context: ctx, explain: true }));
-const risks: RiskAssessment[] = reqs.map((r) => risk.assessor.assess(r, NOW));
+const risks: RiskAssessment[] = reqs.map((r) => risk.assessor.assessNow(r, NOW)!);
 const breakdownMs = Math.round(Math.max(3000, runMs / 3));
 log(`measuring the breakdown for ${ms(breakdownMs)}…`);
 const [tExplain, tEval, tRisk, tApplicable] = measureSideBySide(
   [
     { key: "checkExplain", fn: (i) => policy.checkNow(storeId, explainReqs[i]!)!.allowed, count: reqs.length },
     { key: "evaluate", fn: (i) => evaluate(set, reqs[i]!, risks[i]!, NOW, hooks).decision, count: reqs.length },
-    { key: "risk", fn: (i) => risk.assessor.assess(reqs[i]!, NOW).score >= 0, count: reqs.length },
+    { key: "risk", fn: (i) => risk.assessor.assessNow(reqs[i]!, NOW)!.score >= 0, count: reqs.length },
     { key: "applicable", fn: (i) => applicablePolicies(set, reqs[i]!).length, count: reqs.length },
   ],
   { warmupMs: 500, runMs: breakdownMs, rounds: 6, batch: 64, latencyMs: 1000, latBatch: LAT_BATCH },

@@ -52,8 +52,9 @@ export async function loadRisk(histories: ReadonlyMap<string, History>): Promise
       const config = m.parseRiskConfig(RISK_CONFIG, "risk");
       const engine = new m.RiskEngine(config, m.defaultSignals(config));
       const assessor: RiskAssessor = {
-        assess: (req: AccessRequest, now: number) =>
+        assessNow: (req: AccessRequest, now: number) =>
           engine.assess({ subject: req.subject, device: req.device, request: req.request, resource: req.resource, now, history: histories.get(req.subject.id) }),
+        prepare: async () => undefined,
       };
       const names = engine.signalNames ?? [];
       const problems = engine.problems?.length ?? 0;
@@ -63,7 +64,7 @@ export async function loadRisk(histories: ReadonlyMap<string, History>): Promise
     why = `${MODULE} could not be loaded: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]}`;
   }
   return {
-    assessor: { assess: () => FIXED_RISK },
+    assessor: { assessNow: () => FIXED_RISK, prepare: async () => undefined },
     engine: false,
     description: `FIXED risk assessment (score ${FIXED_RISK.score}, ${FIXED_RISK.level}) because ${why}`,
   };

@@ -14,8 +14,9 @@ import { policyCommand } from "./commands/policy.js";
 const USAGE = `usage: tenet <command> [options]
 
 commands:
-  serve [--host H] [--port P] [--data-dir D]
-                             run Tenet (SQLite in TENET_DATA_DIR, or TENET_DATABASE_URL=postgres://...)
+  serve [--host H] [--port P] [--data-dir D] [--access-config F]
+                             run Tenet (SQLite in TENET_DATA_DIR, or TENET_DATABASE_URL=postgres://...;
+                             risk, zones and JIT settings in F or TENET_ACCESS_CONFIG)
   migrate                    apply pending database migrations
   store import --file F      import an OpenFGA store file (model + tuples)
   store export --store-id ID export a store as an OpenFGA store file

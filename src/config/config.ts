@@ -30,6 +30,8 @@ export const configSchema = z.object({
   syncIntervalMs: z.coerce.number().int().min(50).max(60_000),
   requestTimeoutMs: z.coerce.number().int().min(100).max(600_000),
   bodyLimitBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024),
+  /** The access configuration file (risk, zones, JIT, notices: access-config.ts); unset = defaults. */
+  accessConfig: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -46,6 +48,7 @@ const ENV_NAMES: Record<keyof Config, string> = {
   syncIntervalMs: "TENET_SYNC_INTERVAL_MS",
   requestTimeoutMs: "TENET_REQUEST_TIMEOUT_MS",
   bodyLimitBytes: "TENET_BODY_LIMIT_BYTES",
+  accessConfig: "TENET_ACCESS_CONFIG",
 };
 
 const FLAG_NAMES: Partial<Record<keyof Config, string>> = {
@@ -53,6 +56,7 @@ const FLAG_NAMES: Partial<Record<keyof Config, string>> = {
   host: "--host",
   port: "--port",
   logLevel: "--log-level",
+  accessConfig: "--access-config",
 };
 
 /** The default data directory: `$XDG_DATA_HOME/tenet`, else `~/.local/share/tenet`. */
@@ -84,6 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     host: overrides.host ?? (env.TENET_HOST || "127.0.0.1"),
     port: overrides.port ?? (env.TENET_PORT || 8080),
     logLevel: overrides.logLevel ?? (env.TENET_LOG_LEVEL || "info"),
+    accessConfig: overrides.accessConfig ?? (env.TENET_ACCESS_CONFIG || undefined),
   };
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {

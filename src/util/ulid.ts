@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 let lastTime = -1;
+let lastTimeText = "";
 let lastRandom: number[] = [];
 
 function encodeTime(t: number): string {
@@ -32,9 +33,13 @@ export function ulid(now = Date.now()): string {
     now = lastTime;
   } else {
     lastTime = now;
+    lastTimeText = encodeTime(now);
     lastRandom = freshRandom();
   }
-  return encodeTime(now) + lastRandom.map((n) => ALPHABET[n]).join("");
+  // Decision ids are made at up to 100k/s: a plain loop is several times cheaper than map/join.
+  let out = lastTimeText;
+  for (let i = 0; i < 16; i++) out += ALPHABET[lastRandom[i]!];
+  return out;
 }
 
 export const ULID_PATTERN = /^[0-7][0-9A-HJKMNP-TV-Z]{25}$/;

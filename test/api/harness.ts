@@ -1,22 +1,22 @@
 /**
- * Starts Tenet's HTTP server in-process the way `tenet serve` assembles it (SQLite datastore in a
- * temporary directory, API-key/JWT authentication, AuthZEN and metrics plugins) on a random
- * local port, and offers a small fetch helper. Shared by the test/api suites.
+ * Starts Tenet's HTTP server in-process, assembled as `tenet serve` assembles it (src/app/assemble.ts:
+ * SQLite datastore in a temporary directory, API-key/JWT authentication, AuthZEN, access, JIT and
+ * metrics routes) on a random local port, and offers a small fetch helper. Shared by the test/api
+ * suites.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { FastifyInstance } from "fastify";
-import { ApiAuthenticator } from "../../src/api/auth/authenticator.js";
+import type { ApiAuthenticator } from "../../src/api/auth/authenticator.js";
 import type { JwtVerifier } from "../../src/api/auth/jwt.js";
-import { registerAuthzenRoutes } from "../../src/api/authzen/routes.js";
-import { createMetrics, registerMetrics } from "../../src/api/metrics/metrics.js";
-import { buildServer } from "../../src/api/server.js";
-import { registerAccessRoutes } from "../../src/api/access/routes.js";
-import { AccessDecisionPoint } from "../../src/policy/access/decision-point.js";
-import { AccessPolicyStore } from "../../src/policy/access/policy-store.js";
+import { assemble } from "../../src/app/assemble.js";
+import { parseAccessConfig } from "../../src/config/access-config.js";
+import type { AccessDecisionPoint } from "../../src/policy/access/decision-point.js";
 import { newApiKey, type Scope } from "../../src/identity/api-keys/api-key.js";
-import { PolicyService } from "../../src/policy/service.js";
+import type { JitService } from "../../src/policy/jit/service.js";
+import type { Outbox } from "../../src/policy/jit/outbox.js";
+import type { PolicyService } from "../../src/policy/service.js";
 import type { Datastore } from "../../src/storage/interfaces.js";
 import { openDatastore } from "../../src/storage/open.js";
 
@@ -26,6 +26,14 @@ export interface ServerOptions {
   cacheMs?: number;
   bodyLimit?: number;
   requestTimeoutMs?: number;
+  /**
+   * An access configuration (the YAML file's content as an object: risk, zones, jit, notify).
+   * Given, decisions are assessed by the risk engine as in `tenet serve`; without it there is no
+   * risk engine (risk 0 unless a request brings its own), which the older suites expect.
+   */
+  access?: unknown;
+  /** Where `secretEnv` in `access` is looked up (default process.env). */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface TestServer {
@@ -34,6 +42,8 @@ export interface TestServer {
   ds: Datastore;
   policy: PolicyService;
   auth: ApiAuthenticator;
+  jit: JitService;
+  outbox: Outbox;
   /** An admin key for every store. */
   adminToken: string;
   /** AuthZEN options; `defaultStoreId` is read on every request, so tests may set it later. */
@@ -46,20 +56,19 @@ export interface TestServer {
 export async function startServer(opts: ServerOptions = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), "tenet-api-test-"));
   const ds = await openDatastore({ dataDir: dir });
-  const policy = new PolicyService(ds);
-  const auth = new ApiAuthenticator(ds, opts.jwt ?? null, opts.cacheMs ?? 5000);
   let url = "";
-  const policies = new AccessPolicyStore(ds);
-  const pdp = new AccessDecisionPoint({ policy, policies });
-  const authzen: TestServer["authzen"] = { defaultStoreId: undefined, baseUrl: () => url, access: pdp };
-  const app = await buildServer({
-    policy,
-    auth,
+  const parts = await assemble({
+    ds,
+    access: parseAccessConfig(opts.access ?? {}, { env: opts.env ?? process.env, baseDir: dir }),
+    riskEngine: opts.access !== undefined,
+    jwt: opts.jwt ?? null,
+    authCacheMs: opts.cacheMs ?? 5000,
     logLevel: "silent",
     ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
-    plugins: [(r) => registerAuthzenRoutes(r, policy, authzen), (r) => registerAccessRoutes(r, { policy, policies, pdp }), registerMetrics(createMetrics(policy))],
+    authzen: { defaultStoreId: undefined, baseUrl: () => url },
   });
+  const { app } = parts;
   await app.listen({ port: 0, host: "127.0.0.1" });
   const addr = app.server.address();
   if (typeof addr !== "object" || addr === null) throw new Error("server has no address");
@@ -75,13 +84,15 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
     url,
     app,
     ds,
-    policy,
-    auth,
+    policy: parts.policy,
+    auth: parts.auth,
+    jit: parts.jit,
+    outbox: parts.outbox,
     adminToken,
-    authzen,
+    authzen: parts.authzen,
     key,
     close: async () => {
-      await app.close();
+      await parts.close();
       await ds.close();
       rmSync(dir, { recursive: true, force: true });
     },

@@ -1,19 +1,16 @@
 /**
  * `tenet serve`: runs Tenet. Configuration is read and validated once; storage is SQLite in the
- * data directory unless TENET_DATABASE_URL names PostgreSQL. Failures at start (bad config, a
- * database that cannot be reached or opened) print one clear line and exit non-zero.
+ * data directory unless TENET_DATABASE_URL names PostgreSQL; access decisions take their risk,
+ * zone and just-in-time settings from the access configuration file (TENET_ACCESS_CONFIG or
+ * --access-config; defaults without one). Failures at start (bad config, a database that cannot
+ * be reached or opened) print one clear line and exit non-zero.
  */
 import { bootstrapAdminKey } from "../../api/auth/bootstrap.js";
-import { ApiAuthenticator } from "../../api/auth/authenticator.js";
 import { JwtVerifier } from "../../api/auth/jwt.js";
-import { registerAuthzenRoutes } from "../../api/authzen/routes.js";
-import { createMetrics, registerMetrics } from "../../api/metrics/metrics.js";
-import { registerAccessRoutes } from "../../api/access/routes.js";
-import { AccessDecisionPoint } from "../../policy/access/decision-point.js";
-import { AccessPolicyStore } from "../../policy/access/policy-store.js";
-import { buildServer } from "../../api/server.js";
+import { assemble } from "../../app/assemble.js";
+import { type AccessConfig, defaultAccessConfig, loadAccessConfig } from "../../config/access-config.js";
 import { loadConfig } from "../../config/config.js";
-import { PolicyService } from "../../policy/service.js";
+import { isTenetError } from "../../errors.js";
 import { isStorageError } from "../../storage/errors.js";
 import { openDatastore } from "../../storage/open.js";
 import type { Io } from "../main.js";
@@ -21,11 +18,22 @@ import { flagValue } from "./flags.js";
 
 export async function serveCommand(args: string[], io: Io): Promise<number> {
   const overrides: Record<string, string> = {};
-  for (const [flag, key] of [["--port", "port"], ["--host", "host"], ["--data-dir", "dataDir"], ["--log-level", "logLevel"]] as const) {
+  for (const [flag, key] of [["--port", "port"], ["--host", "host"], ["--data-dir", "dataDir"], ["--log-level", "logLevel"], ["--access-config", "accessConfig"]] as const) {
     const v = flagValue(args, flag);
     if (v !== undefined) overrides[key] = v;
   }
   const config = loadConfig(process.env, overrides);
+  // Read before the database is opened, so a bad file leaves nothing behind.
+  let access: AccessConfig;
+  try {
+    access = config.accessConfig !== undefined ? loadAccessConfig(config.accessConfig, process.env) : defaultAccessConfig();
+  } catch (err) {
+    if (isTenetError(err) && err.code === "validation_error") {
+      io.err(`tenet serve: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
   let ds;
   try {
     ds = await openDatastore(config.databaseUrl ? { dataDir: config.dataDir, databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
@@ -36,25 +44,20 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     }
     throw err;
   }
-  const policy = new PolicyService(ds);
-  const stopSync = await policy.startSync({ pollMs: config.syncIntervalMs });
-  const auth = new ApiAuthenticator(ds, config.oidcIssuers.length ? new JwtVerifier(config.oidcIssuers) : null);
-  const metrics = createMetrics(policy);
-  const policies = new AccessPolicyStore(ds);
-  const pdp = new AccessDecisionPoint({ policy, policies });
   let baseUrl = "";
-  const app = await buildServer({
-    policy,
-    auth,
+  const parts = await assemble({
+    ds,
+    access,
+    jwt: config.oidcIssuers.length ? new JwtVerifier(config.oidcIssuers) : null,
     logLevel: config.logLevel,
     bodyLimit: config.bodyLimitBytes,
     requestTimeoutMs: config.requestTimeoutMs,
-    plugins: [
-      (r) => registerAuthzenRoutes(r, policy, { defaultStoreId: config.defaultStoreId, baseUrl: () => baseUrl, access: pdp }),
-      (r) => registerAccessRoutes(r, { policy, policies, pdp }),
-      registerMetrics(metrics),
-    ],
+    syncIntervalMs: config.syncIntervalMs,
+    authzen: { defaultStoreId: config.defaultStoreId, baseUrl: () => baseUrl },
   });
+  // Missing or damaged risk data makes the engine more cautious, not the server unusable: warn.
+  for (const w of parts.warnings) io.err(`tenet serve: warning: ${w}\n`);
+  const { app } = parts;
   // Signals are handled from before the server listens, so a stop that arrives at any moment
   // drains requests and closes storage instead of killing the process mid-write.
   let stopRequested: () => void = () => undefined;
@@ -65,7 +68,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     await app.listen({ host: config.host, port: config.port });
   } catch (err) {
     io.err(`tenet serve: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}\n`);
-    await stopSync();
+    await parts.close();
     await ds.close();
     return 1;
   }
@@ -79,9 +82,8 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   baseUrl = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
   io.out(`tenet listening on ${baseUrl} (storage: ${ds.kind}${ds.kind === "sqlite" ? ` in ${config.dataDir}` : ""})\n`);
   await stopped;
-  // Drain: stop accepting, let in-flight requests finish, then release storage.
-  await app.close();
-  await stopSync();
+  // Drain: stop accepting, let in-flight requests finish, stop background work, release storage.
+  await parts.close();
   await ds.close();
   return 0;
 }

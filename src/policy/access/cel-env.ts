@@ -2,7 +2,7 @@
  * The CEL environment of access-policy rules. Variables are typed with the attributes Tenet
  * knows (types.ts), so a rule that names an unknown attribute (`device.compliance`) is refused
  * when the policy is applied, not silently false at request time. `claims`, `os` and
- * `attributes` are open maps. An attribute the request does not carry is an evaluation error,
+ * `attributes` are open maps. Values are the classes of cel-views.ts. An attribute the request does not carry is an evaluation error,
  * which the evaluator treats as the riskier case.
  *
  * `check("viewer")` asks the relationship engine whether the subject has that relation on the
@@ -11,6 +11,7 @@
  */
 import { Environment, EvaluationError } from "@marcbachmann/cel-js";
 import { registerIpAddress } from "../conditions/ipaddress.js";
+import { DEVICE_FIELDS, DeviceView, REQUEST_FIELDS, RequestView, RESOURCE_FIELDS, ResourceView, RISK_FIELDS, RiskView, SUBJECT_FIELDS, SubjectView } from "./cel-views.js";
 
 /** Answers `check(...)` for the rule being evaluated. */
 export interface CheckScope {
@@ -36,42 +37,11 @@ function currentScope(): CheckScope {
 }
 
 export const ACCESS_ENV = registerIpAddress(new Environment({ homogeneousAggregateLiterals: false }))
-  .registerType({
-    name: "Subject",
-    schema: { id: "string", claims: "map", groups: "list<string>", roles: "list<string>", acr: "string", amr: "list<string>", auth_time: "double" },
-  })
-  .registerType({
-    name: "Device",
-    schema: {
-      id: "string",
-      registered: "bool",
-      managed: "bool",
-      compliant: "bool",
-      os: "map",
-      patch_level: "string",
-      disk_encryption: "bool",
-      screen_lock: "bool",
-      firewall: "bool",
-      posture_age: "double",
-    },
-  })
-  .registerType({
-    name: "Request",
-    schema: {
-      ip: "string",
-      zones: "list<string>",
-      country: "string",
-      time: "string",
-      hour: "double",
-      weekday: "double",
-      user_agent: "string",
-      method: "string",
-      host: "string",
-      path: "string",
-    },
-  })
-  .registerType({ name: "Resource", schema: { type: "string", id: "string", classification: "string", owner: "string", attributes: "map" } })
-  .registerType({ name: "Risk", schema: { score: "double", level: "string", reasons: "list<string>" } })
+  .registerType({ name: "Subject", ctor: SubjectView, fields: SUBJECT_FIELDS })
+  .registerType({ name: "Device", ctor: DeviceView, fields: DEVICE_FIELDS })
+  .registerType({ name: "Request", ctor: RequestView, fields: REQUEST_FIELDS })
+  .registerType({ name: "Resource", ctor: ResourceView, fields: RESOURCE_FIELDS })
+  .registerType({ name: "Risk", ctor: RiskView, fields: RISK_FIELDS })
   .registerVariable("subject", "Subject")
   .registerVariable("device", "Device")
   .registerVariable("request", "Request")

@@ -34,6 +34,8 @@ interface ResourceTarget {
 }
 
 interface RouteTarget {
+  /** The host when it has no wildcard (lower case): indexed. */
+  exactHost: string | undefined;
   host: RegExp | undefined;
   path: RegExp | undefined;
   methods: ReadonlySet<string> | undefined;
@@ -46,6 +48,9 @@ export interface CompiledPolicy {
   routes: RouteTarget[];
   actions: ReadonlySet<string> | undefined;
   rules: CompiledRule[];
+  /** `rules` split by effect (each in document order): deny rules are judged first. */
+  denyRules: CompiledRule[];
+  allowRules: CompiledRule[];
 }
 
 export interface CompiledPolicySet {
@@ -54,6 +59,9 @@ export interface CompiledPolicySet {
   byType: Map<string, CompiledPolicy[]>;
   /** Policies with a route target. */
   withRoutes: CompiledPolicy[];
+  /** Route policies by exact host, and those with a route for any or a wildcard host. */
+  routesByHost: Map<string, CompiledPolicy[]>;
+  routesAnyHost: CompiledPolicy[];
 }
 
 const DEFAULT_APPROVAL_SECONDS = 3600;
@@ -137,12 +145,15 @@ export function compilePolicySet(policies: SourcedPolicy[], initialProblems: Pol
       doc: p.doc,
       resources: (t.resources ?? []).map((r) => ({ type: r.type, id: r.id === undefined || r.id === "*" ? undefined : globToRegExp(r.id), classification: r.classification ? new Set(r.classification) : undefined })),
       routes: (t.routes ?? []).map((r) => ({
+        exactHost: r.host === undefined || /[*?]/.test(r.host) ? undefined : r.host.toLowerCase(),
         host: r.host === undefined || r.host === "*" ? undefined : globToRegExp(r.host.toLowerCase(), "."),
         path: r.path === undefined || r.path === "/**" ? undefined : globToRegExp(r.path, "/"),
         methods: r.methods ? new Set(r.methods) : undefined,
       })),
       actions: t.actions ? new Set(t.actions) : undefined,
       rules,
+      denyRules: rules.filter((r) => r.effect === "deny"),
+      allowRules: rules.filter((r) => r.effect === "allow"),
     });
   }
   if (problems.length > 0) throw new PolicyValidationError(problems);
@@ -156,5 +167,17 @@ export function compilePolicySet(policies: SourcedPolicy[], initialProblems: Pol
     }
     if (p.routes.length > 0) withRoutes.push(p);
   }
-  return { policies: compiled, byType, withRoutes };
+  const routesByHost = new Map<string, CompiledPolicy[]>();
+  const routesAnyHost: CompiledPolicy[] = [];
+  for (const p of withRoutes) {
+    const hosts = new Set(p.routes.map((r) => r.exactHost));
+    if (hosts.has(undefined)) routesAnyHost.push(p);
+    for (const h of hosts) {
+      if (h === undefined) continue;
+      let list = routesByHost.get(h);
+      if (!list) routesByHost.set(h, (list = []));
+      list.push(p);
+    }
+  }
+  return { policies: compiled, byType, withRoutes, routesByHost, routesAnyHost };
 }

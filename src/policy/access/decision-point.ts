@@ -10,23 +10,31 @@
  * decisions it would change are counted and kept (most recent first) for the shadow report.
  */
 import { TenetError } from "../../errors.js";
+import { isoTime } from "../../util/iso-time.js";
 import { ulid } from "../../util/ulid.js";
 import type { PolicyService } from "../service.js";
 import type { CompiledPolicySet } from "./compile.js";
 import { type ApprovalNeeded, type Challenge, evaluate, type Evaluation, type EvaluationHooks, type Obligation, type RelationshipUse, type RuleTrace } from "./evaluate.js";
 import type { AccessPolicyStore, PolicyHead } from "./policy-store.js";
-import type { AccessRequest, RiskAssessment } from "./types.js";
+import type { AccessRequest, RiskAssessment, RiskLevel } from "./types.js";
 
 /** Computes a risk assessment for a request (the risk engine). */
 export interface RiskAssessor {
-  assess(req: AccessRequest, now: number): RiskAssessment;
+  /** From memory; undefined when something it needs (the subject's history) is not loaded: then `prepare`. */
+  assessNow(req: AccessRequest, now: number): RiskAssessment | undefined;
+  /** Loads what `assessNow` needs for this request. */
+  prepare(req: AccessRequest): Promise<void>;
 }
 
 /** Just-in-time access, as the decision point uses it. */
 export interface JitAccess {
-  activeGrantNow(storeId: string, subject: string, object: string, action: string, now: number): { id: string; expiresAt: string } | undefined;
+  /** The active grant from memory: null = none; undefined = the store's grants are not loaded (then `prepare`). */
+  activeGrantNow(storeId: string, subject: string, object: string, action: string, now: number): { id: string; expiresAt: string } | null | undefined;
+  prepare(storeId: string): Promise<void>;
   /** Files (or finds the open) request for the approval a rule needs. */
   requestApproval(storeId: string, req: AccessRequest, needed: ApprovalNeeded, reason: string): Promise<{ id: string; approvers: string[] }>;
+  /** Carries out the decision's `notify` obligations (through the webhook outbox). */
+  notify(storeId: string, req: AccessRequest, obligations: Obligation[], decisionId: string): Promise<void>;
 }
 
 export interface AccessDecision {
@@ -70,8 +78,29 @@ interface Loaded {
 
 /** Risk when no engine is configured: scored only by what is certainly known. */
 const NO_RISK_ENGINE: RiskAssessor = {
-  assess: () => ({ score: 0, level: "low", reasons: [] }),
+  assessNow: () => ({ score: 0, level: "low", reasons: [] }),
+  prepare: async () => undefined,
 };
+
+const LEVEL_RANK: Record<RiskLevel, number> = { low: 0, medium: 1, high: 2, critical: 3 };
+
+/**
+ * A risk assessment the caller brought, combined with the engine's own: the higher level and
+ * score, and both sets of reasons. A caller can add risk, never take it away.
+ */
+function combineRisk(given: RiskAssessment, own: RiskAssessment): RiskAssessment {
+  if (own.score === 0 && own.reasons.length === 0) return given;
+  return {
+    score: Math.max(given.score, own.score),
+    level: LEVEL_RANK[own.level] > LEVEL_RANK[given.level] ? own.level : given.level,
+    reasons: [...given.reasons, ...own.reasons.filter((r) => !given.reasons.some((g) => g.signal === r.signal))],
+  };
+}
+
+/** One evaluation, or what has to be loaded before it can be made. */
+type Attempt =
+  | { ready: true; decision: AccessDecision; evaluation: Evaluation; shadow: Evaluation | undefined }
+  | { ready: false; riskNeeded: boolean; grantsNeeded: boolean };
 
 export class AccessDecisionPoint {
   private readonly stores = new Map<string, Loaded>();
@@ -79,6 +108,7 @@ export class AccessDecisionPoint {
   private readonly compiledCache = new Map<string, CompiledPolicySet>();
   private readonly now: () => number;
   private readonly risk: RiskAssessor;
+  private readonly refreshMs: number;
 
   constructor(
     private readonly deps: {
@@ -94,6 +124,7 @@ export class AccessDecisionPoint {
   ) {
     this.now = deps.now ?? Date.now;
     this.risk = deps.risk ?? NO_RISK_ENGINE;
+    this.refreshMs = deps.refreshMs ?? 1000;
   }
 
   /** True when the store has live access policies (then AuthZEN evaluations go through them). */
@@ -111,19 +142,35 @@ export class AccessDecisionPoint {
   }
 
   /**
-   * A decision, synchronously, when the store's policies are loaded and nothing needs filing (no
-   * pending approval): the in-process fast path. Undefined otherwise; then call `decide`.
+   * A decision, synchronously, when everything it needs is in memory and nothing has to be filed
+   * or sent (no pending approval, no notice): the in-process fast path. Undefined otherwise; then
+   * call `decide`. A head older than `refreshMs` is reloaded in the background meanwhile.
    */
   decideNow(storeId: string, req: AccessRequest): AccessDecision | undefined {
     const loaded = this.stores.get(storeId);
-    if (!loaded || this.now() - loaded.loadedAt > (this.deps.refreshMs ?? 1000)) return undefined;
-    const d = this.evaluate(storeId, loaded, req);
-    return d.evaluation.decision === "pending" ? undefined : d.decision;
+    if (!loaded) return undefined;
+    if (this.now() - loaded.loadedAt > this.refreshMs) {
+      // Failures surface on the next `decide`, which awaits the same load.
+      this.load(storeId).catch(() => undefined);
+      return undefined;
+    }
+    const a = this.attempt(storeId, loaded, req);
+    if (!a.ready || a.evaluation.decision === "pending" || (this.deps.jit && a.evaluation.decision === "allow" && hasNotice(a.evaluation))) return undefined;
+    this.record(loaded, req, a);
+    return a.decision;
   }
 
   async decide(storeId: string, req: AccessRequest): Promise<AccessDecision> {
     const loaded = await this.load(storeId);
-    const { decision, evaluation } = this.evaluate(storeId, loaded, req);
+    let a = this.attempt(storeId, loaded, req);
+    // Each attempt says what it lacked first: the risk history, then (once risk is known and the
+    // rules have run) the grants. Two loads at most.
+    for (let round = 0; !a.ready && round < 2; round++) {
+      await Promise.all([a.riskNeeded ? this.risk.prepare(req) : undefined, a.grantsNeeded ? this.deps.jit?.prepare(storeId) : undefined]);
+      a = this.attempt(storeId, loaded, req);
+    }
+    if (!a.ready) throw new TenetError("unavailable", "the risk history or the just-in-time grants of this request could not be loaded; retry");
+    const { decision, evaluation } = a;
     if (evaluation.decision === "pending") {
       if (!this.deps.jit) {
         decision.decision = "deny";
@@ -133,20 +180,31 @@ export class AccessDecisionPoint {
         decision.pending = { request_id: filed.id, approvers: filed.approvers };
       }
     }
+    // The notice is queued before the answer leaves: an access the rule wanted reported is never
+    // granted unreported (a failure here fails the decision). A pending request already goes to
+    // its approvers, so only an allow sends it.
+    if (this.deps.jit && decision.decision === "allow" && hasNotice(evaluation)) await this.deps.jit.notify(storeId, req, decision.obligations, decision.decision_id);
+    this.record(loaded, req, a);
     return decision;
   }
 
-  private evaluate(storeId: string, loaded: Loaded, req: AccessRequest): { decision: AccessDecision; evaluation: Evaluation } {
+  /** Evaluates the live (and shadow) set, or says what must be loaded first. Records nothing. */
+  private attempt(storeId: string, loaded: Loaded, req: AccessRequest): Attempt {
     const now = this.now();
-    const risk = req.risk ?? this.risk.assess(req, now);
-    const hooks = this.hooks(storeId);
+    const own = this.risk.assessNow(req, now);
+    let grantsNeeded = false;
+    const hooks = this.hooks(storeId, () => (grantsNeeded = true));
+    if (own === undefined) return { ready: false, riskNeeded: true, grantsNeeded };
+    const risk = req.risk ? combineRisk(req.risk, own) : own;
     const evaluation: Evaluation = loaded.live
       ? evaluate(loaded.live, req, risk, now, hooks)
       : { decision: "deny", rules: [], obligations: [], relationships: [], reasons: ["this store has no access policies: nothing allows the request"] };
+    const shadow = loaded.shadow ? evaluate(loaded.shadow, req, risk, now, hooks) : undefined;
+    if (grantsNeeded) return { ready: false, riskNeeded: false, grantsNeeded };
     const decision: AccessDecision = {
       decision: evaluation.decision,
       decision_id: ulid(now),
-      time: new Date(now).toISOString(),
+      time: isoTime(now),
       store_id: storeId,
       rules: evaluation.rules,
       obligations: evaluation.obligations,
@@ -157,31 +215,33 @@ export class AccessDecisionPoint {
     if (loaded.head.live !== undefined) decision.policy_version = loaded.head.live;
     if (evaluation.challenge) decision.challenge = evaluation.challenge;
     if (evaluation.grant) decision.grant = evaluation.grant;
-    if (loaded.shadow && loaded.head.shadow !== undefined) {
-      const s = evaluate(loaded.shadow, req, risk, now, hooks);
-      decision.shadow = { policy_version: loaded.head.shadow, decision: s.decision, rules: s.rules };
-      const r = loaded.report;
-      r.evaluated++;
-      if (s.decision !== evaluation.decision) {
-        r.changed++;
-        const key = `${evaluation.decision}→${s.decision}`;
-        r.transitions[key] = (r.transitions[key] ?? 0) + 1;
-        r.examples.unshift({
-          decision_id: decision.decision_id,
-          time: decision.time,
-          subject: req.subject.id,
-          resource: `${req.resource.type}:${req.resource.id}`,
-          action: req.action,
-          live: evaluation.decision,
-          shadow: s.decision,
-        });
-        if (r.examples.length > 100) r.examples.length = 100;
-      }
-    }
-    return { decision, evaluation };
+    if (shadow && loaded.head.shadow !== undefined) decision.shadow = { policy_version: loaded.head.shadow, decision: shadow.decision, rules: shadow.rules };
+    return { ready: true, decision, evaluation, shadow };
   }
 
-  private hooks(storeId: string): EvaluationHooks {
+  /** Counts a decision that was answered in the shadow report. */
+  private record(loaded: Loaded, req: AccessRequest, a: Extract<Attempt, { ready: true }>): void {
+    if (!a.shadow) return;
+    const live = a.decision.decision;
+    const r = loaded.report;
+    r.evaluated++;
+    if (a.shadow.decision === live) return;
+    r.changed++;
+    const key = `${live}→${a.shadow.decision}`;
+    r.transitions[key] = (r.transitions[key] ?? 0) + 1;
+    r.examples.unshift({
+      decision_id: a.decision.decision_id,
+      time: a.decision.time,
+      subject: req.subject.id,
+      resource: `${req.resource.type}:${req.resource.id}`,
+      action: req.action,
+      live,
+      shadow: a.shadow.decision,
+    });
+    if (r.examples.length > 100) r.examples.length = 100;
+  }
+
+  private hooks(storeId: string, grantsNotLoaded: () => void): EvaluationHooks {
     const policy = this.deps.policy;
     const jit = this.deps.jit;
     const hooks: EvaluationHooks = {
@@ -198,15 +258,20 @@ export class AccessDecisionPoint {
         return r.why !== undefined ? { allowed: r.allowed, why: r.why } : { allowed: r.allowed };
       },
     };
-    if (jit) hooks.activeGrant = (subject, object, action, now) => jit.activeGrantNow(storeId, subject, object, action, now);
+    if (jit) {
+      hooks.activeGrant = (subject, object, action, now) => {
+        const g = jit.activeGrantNow(storeId, subject, object, action, now);
+        if (g === undefined) grantsNotLoaded();
+        return g ?? undefined;
+      };
+    }
     if (this.deps.zonesOf) hooks.zonesOf = this.deps.zonesOf;
     return hooks;
   }
-
   /** The store's head and compiled sets, read again after `refreshMs`. */
   private async load(storeId: string): Promise<Loaded> {
     const cached = this.stores.get(storeId);
-    if (cached && this.now() - cached.loadedAt <= (this.deps.refreshMs ?? 1000)) return cached;
+    if (cached && this.now() - cached.loadedAt <= this.refreshMs) return cached;
     let pending = this.loading.get(storeId);
     if (!pending) {
       pending = (async () => {
@@ -239,4 +304,8 @@ export class AccessDecisionPoint {
     }
     return c;
   }
+}
+
+function hasNotice(e: Evaluation): boolean {
+  return e.obligations.some((o) => o.type === "notify");
 }

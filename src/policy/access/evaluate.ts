@@ -14,7 +14,9 @@
  *   assurance, freshness or device state (step-up comes before asking anyone for approval),
  *   `pending` when only an approval is missing. No candidate → deny.
  */
+import { isoTime } from "../../util/iso-time.js";
 import { withCheckScope } from "./cel-env.js";
+import { DeviceView, RequestView, ResourceView, RiskView, SubjectView } from "./cel-views.js";
 import type { CompiledPolicy, CompiledPolicySet, CompiledRequirements, CompiledRule } from "./compile.js";
 import { ACR_URIS, type AccessRequest, ASSURANCE_LEVELS, type AssuranceLevel, type RiskAssessment } from "./types.js";
 
@@ -116,22 +118,28 @@ function policyApplies(p: CompiledPolicy, req: AccessRequest): boolean {
   return false;
 }
 
-/** The policies that apply to `req`, in set order. */
+/**
+ * The policies that apply to `req`: those of its resource type, of any type, and of its host's
+ * routes (in that order, each once). Only these indexed candidates are matched in full.
+ */
 export function applicablePolicies(set: CompiledPolicySet, req: AccessRequest): CompiledPolicy[] {
-  const typed = set.byType.get(req.resource.type);
-  const any = set.byType.get("*");
   const out: CompiledPolicy[] = [];
-  const seen = new Set<CompiledPolicy>();
-  for (const list of [typed, any, req.request ? set.withRoutes : undefined]) {
-    if (!list) continue;
-    for (const p of list) {
-      if (!seen.has(p) && policyApplies(p, req)) {
-        seen.add(p);
-        out.push(p);
-      }
-    }
+  collect(set.byType.get(req.resource.type), req, out);
+  collect(set.byType.get("*"), req, out);
+  const r = req.request;
+  if (r !== undefined && set.withRoutes.length > 0) {
+    if (r.host !== undefined) collect(set.routesByHost.get(r.host.toLowerCase()), req, out);
+    collect(set.routesAnyHost, req, out);
   }
   return out;
+}
+
+function collect(list: CompiledPolicy[] | undefined, req: AccessRequest, out: CompiledPolicy[]): void {
+  if (list === undefined) return;
+  for (const p of list) {
+    // A policy is in several lists only when it has several targets; the output is short.
+    if (policyApplies(p, req) && !out.includes(p)) out.push(p);
+  }
 }
 
 interface Missing {
@@ -179,95 +187,148 @@ function describe(m: Missing): string {
   return parts.join(", ");
 }
 
-/** The CEL view of the request: every signal as given, plus derived time and zones. */
+/** The CEL view of the request: every signal as given, plus derived time and zones (lazily). */
 function activation(input: AccessRequest, risk: RiskAssessment, now: number, hooks: EvaluationHooks): Record<string, unknown> {
-  const r = input.request ?? {};
-  const time = r.time !== undefined ? Date.parse(r.time) : now;
-  const request: Record<string, unknown> = { ...r };
-  if (Number.isFinite(time)) {
-    const d = new Date(time);
-    request.hour = d.getUTCHours();
-    request.weekday = d.getUTCDay();
-  }
-  if (r.ip !== undefined && hooks.zonesOf) request.zones = hooks.zonesOf(r.ip);
   return {
-    subject: input.subject,
-    device: input.device ?? {},
-    request,
-    resource: input.resource,
-    risk: { score: risk.score, level: risk.level, reasons: risk.reasons.map((x) => x.signal) },
+    subject: new SubjectView(input.subject),
+    device: new DeviceView(input.device),
+    request: new RequestView(input.request, now, hooks.zonesOf),
+    resource: new ResourceView(input.resource),
+    risk: new RiskView(risk),
     action: input.action,
   };
 }
 
+/**
+ * The relationship questions of one decision: each distinct (relation, object) is asked once,
+ * however many rules ask it, and recorded once with its answer and path.
+ */
+class RelationshipAsker {
+  readonly uses: RelationshipUse[] = [];
+  /** A failure of the relationship engine itself (not a policy mistake): the decision cannot be made. */
+  failure: unknown;
+  #context: Record<string, unknown> | undefined;
+  constructor(
+    private readonly hooks: EvaluationHooks,
+    private readonly input: AccessRequest,
+    private readonly object: string,
+    private readonly now: number,
+  ) {}
+
+  check(relation: string, other: string | undefined): boolean {
+    const target = other ?? this.object;
+    for (const u of this.uses) if (u.relation === relation && u.object === target) return u.allowed;
+    // current_time lets time-bound tuples (just-in-time grants) expire without anyone deleting them.
+    this.#context ??= { ...this.input.context, current_time: isoTime(this.now) };
+    const user = this.input.subject.id;
+    let a: RelationshipAnswer;
+    try {
+      a = this.hooks.check(target, relation, user, this.#context);
+    } catch (err) {
+      this.failure ??= err;
+      throw err;
+    }
+    this.uses.push(a.why !== undefined ? { object: target, relation, user, allowed: a.allowed, path: a.why } : { object: target, relation, user, allowed: a.allowed });
+    return a.allowed;
+  }
+}
+
+interface Candidate {
+  p: CompiledPolicy;
+  rule: CompiledRule;
+  req: CompiledRequirements | undefined;
+}
+
+interface Judgement {
+  denied: boolean;
+  candidates: Candidate[];
+}
+
+/**
+ * Runs the rules of the applicable policies: deny rules first, since one that holds decides
+ * (deny wins) and then the allow rules, and the relationship checks they would make, are not
+ * needed. Otherwise every allow rule is judged: which hold, and with what requirements.
+ */
+function judgeRules(policies: CompiledPolicy[], vars: Record<string, unknown>, risk: RiskAssessment, asker: RelationshipAsker, rules: RuleTrace[], reasons: string[]): Judgement {
+  let denied = false;
+  for (const p of policies) {
+    for (const rule of p.denyRules) {
+      const { holds, problem } = judge(rule, vars, asker);
+      if (!holds && problem === undefined) continue;
+      denied = true;
+      const reason = problem !== undefined ? `cannot be evaluated (${problem}): treated as matching` : undefined;
+      rules.push(reason ? { policy: p.name, rule: rule.name, effect: "deny", outcome: "unevaluable", reason } : { policy: p.name, rule: rule.name, effect: "deny", outcome: "matched" });
+      reasons.push(`denied by ${p.name}/${rule.name}${problem !== undefined ? ` (a signal it needs is missing: ${problem})` : ""}`);
+    }
+  }
+  const candidates: Candidate[] = [];
+  if (denied) return { denied, candidates };
+  for (const p of policies) {
+    for (const rule of p.allowRules) {
+      const { holds, problem } = judge(rule, vars, asker);
+      if (problem !== undefined) {
+        rules.push({ policy: p.name, rule: rule.name, effect: "allow", outcome: "unevaluable", reason: `cannot be evaluated (${problem}): treated as not matching` });
+        continue;
+      }
+      if (!holds) continue;
+      if (rule.byRisk) {
+        const req = rule.byRisk[risk.level];
+        if (req === undefined || req === "deny") {
+          rules.push({ policy: p.name, rule: rule.name, effect: "allow", outcome: "refused_at_risk", reason: `refused at ${risk.level} risk` });
+          reasons.push(`${p.name}/${rule.name} does not allow access at ${risk.level} risk (score ${risk.score})`);
+          continue;
+        }
+        candidates.push({ p, rule, req });
+      } else candidates.push({ p, rule, req: rule.require });
+    }
+  }
+  return { denied, candidates };
+}
+
+/** Whether a rule's condition holds; `problem` when it cannot be evaluated (a missing signal). */
+function judge(rule: CompiledRule, vars: Record<string, unknown>, asker: RelationshipAsker): { holds: boolean; problem?: string } {
+  if (rule.when === undefined) return { holds: true };
+  let result: { holds: boolean; problem?: string };
+  try {
+    result = { holds: rule.when(vars) === true };
+  } catch (err) {
+    result = { holds: false, problem: firstLine(err) };
+  }
+  // The relationship engine failing is not the rule's problem (even when CEL absorbed the error
+  // in `||`): no decision can be made.
+  if (asker.failure !== undefined) throw asker.failure;
+  return result;
+}
+
 export function evaluate(set: CompiledPolicySet, input: AccessRequest, risk: RiskAssessment, now: number, hooks: EvaluationHooks): Evaluation {
   const rules: RuleTrace[] = [];
-  const relationships: RelationshipUse[] = [];
   const reasons: string[] = [];
   const policies = applicablePolicies(set, input);
   if (policies.length === 0) {
-    return { decision: "deny", rules, obligations: [], relationships, reasons: ["no access policy applies to this resource and action"] };
+    return { decision: "deny", rules, obligations: [], relationships: [], reasons: ["no access policy applies to this resource and action"] };
   }
   const object = `${input.resource.type}:${input.resource.id}`;
-  const context = { ...(input.context ?? {}), current_time: new Date(now).toISOString() };
-  const scope = {
-    check: (relation: string, other: string | undefined): boolean => {
-      const target = other ?? object;
-      const a = hooks.check(target, relation, input.subject.id, context);
-      relationships.push(a.why !== undefined ? { object: target, relation, user: input.subject.id, allowed: a.allowed, path: a.why } : { object: target, relation, user: input.subject.id, allowed: a.allowed });
-      return a.allowed;
-    },
-  };
+  const asker = new RelationshipAsker(hooks, input, object, now);
+  const relationships = asker.uses;
   const vars = activation(input, risk, now, hooks);
-  let denied = false;
-  const candidates: Array<{ p: CompiledPolicy; rule: CompiledRule; req: CompiledRequirements | undefined }> = [];
-  withCheckScope(scope, () => {
-    for (const p of policies) {
-      for (const rule of p.rules) {
-        let holds: boolean;
-        let problem: string | undefined;
-        if (rule.when === undefined) holds = true;
-        else {
-          try {
-            holds = rule.when(vars) === true;
-          } catch (err) {
-            holds = false;
-            problem = firstLine(err);
-          }
-        }
-        if (rule.effect === "deny") {
-          if (holds || problem !== undefined) {
-            denied = true;
-            const reason = problem !== undefined ? `cannot be evaluated (${problem}): treated as matching` : undefined;
-            rules.push(reason ? { policy: p.name, rule: rule.name, effect: "deny", outcome: "unevaluable", reason } : { policy: p.name, rule: rule.name, effect: "deny", outcome: "matched" });
-            reasons.push(`denied by ${p.name}/${rule.name}${problem !== undefined ? ` (a signal it needs is missing: ${problem})` : ""}`);
-          }
-          continue;
-        }
-        if (problem !== undefined) {
-          rules.push({ policy: p.name, rule: rule.name, effect: "allow", outcome: "unevaluable", reason: `cannot be evaluated (${problem}): treated as not matching` });
-          continue;
-        }
-        if (!holds) continue;
-        if (rule.byRisk) {
-          const req = rule.byRisk[risk.level];
-          if (req === undefined || req === "deny") {
-            rules.push({ policy: p.name, rule: rule.name, effect: "allow", outcome: "refused_at_risk", reason: `refused at ${risk.level} risk` });
-            reasons.push(`${p.name}/${rule.name} does not allow access at ${risk.level} risk (score ${risk.score})`);
-            continue;
-          }
-          candidates.push({ p, rule, req });
-        } else candidates.push({ p, rule, req: rule.require });
-      }
-    }
-  });
+  // A missing signal is an error in CEL, and errors are part of normal operation here: their
+  // stack traces would cost more than the rule itself and are never looked at.
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  let judged: Judgement;
+  try {
+    judged = withCheckScope(asker, () => judgeRules(policies, vars, risk, asker, rules, reasons));
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+  }
+  const { denied, candidates } = judged;
   if (denied) return { decision: "deny", rules, obligations: [], relationships, reasons };
   if (candidates.length === 0) {
     if (reasons.length === 0) reasons.push("no rule of the applicable policies allows this request");
     return { decision: "deny", rules, obligations: [], relationships, reasons };
   }
   const grant = hooks.activeGrant?.(input.subject.id, object, input.action, now);
-  let best: { c: (typeof candidates)[number]; m: Missing } | undefined;
+  let best: { c: Candidate; m: Missing } | undefined;
   for (const c of candidates) {
     const m = c.req ? unmet(c.req, input, now, grant) : { count: 0 };
     if (m.count === 0) {

@@ -75,8 +75,11 @@ export async function runAccessPolicyTests(text: string, file: string): Promise<
   await policies.apply(storeId, readPolicySources(spec.policies.map((p) => resolve(dirname(file), p))), { appliedBy: "tenet test" });
   const grants = new Set((spec.grants ?? []).map((g) => `${g.subject}|${g.object}|${g.action}`));
   const jit: JitAccess = {
-    activeGrantNow: (_s, subject, object, action) => (grants.has(`${subject}|${object}|${action}`) ? { id: "test-grant", expiresAt: new Date(now + 3600_000).toISOString() } : undefined),
+    activeGrantNow: (_s, subject, object, action) => (grants.has(`${subject}|${object}|${action}`) ? { id: "test-grant", expiresAt: new Date(now + 3600_000).toISOString() } : null),
+    prepare: async () => undefined,
     requestApproval: async () => ({ id: "test-request", approvers: [] }),
+    // A test sends nothing: the expected obligations are compared instead.
+    notify: async () => undefined,
   };
   const pdp = new AccessDecisionPoint({ policy, policies, jit, now: () => now });
   const result: AccessTestResult = { passed: 0, failed: 0, failures: [] };

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { AccessDecisionPoint, type JitAccess } from "../../../src/policy/access/decision-point.js";
+import type { Obligation } from "../../../src/policy/access/evaluate.js";
 import { readPolicySources } from "../../../src/policy/access/files.js";
 import { AccessPolicyStore } from "../../../src/policy/access/policy-store.js";
 import type { AccessRequest, RiskAssessment, RiskLevel } from "../../../src/policy/access/types.js";
@@ -51,7 +52,12 @@ class RecordingJit implements JitAccess {
   readonly grants = new Map<string, { id: string; expiresAt: string }>();
   activeGrantNow(_s: string, subject: string, object: string, action: string, now: number) {
     const g = this.grants.get(`${subject}|${object}|${action}`);
-    return g && Date.parse(g.expiresAt) > now ? g : undefined;
+    return g && Date.parse(g.expiresAt) > now ? g : null;
+  }
+  async prepare() {}
+  readonly notices: Array<{ subject: string; to: string[]; decisionId: string }> = [];
+  async notify(_s: string, req: AccessRequest, obligations: Obligation[], decisionId: string) {
+    this.notices.push({ subject: req.subject.id, to: obligations.map((o) => o.to), decisionId });
   }
   async requestApproval(_s: string, req: AccessRequest, needed: { approvers: unknown }) {
     this.filed.push({ subject: req.subject.id, object: `${req.resource.type}:${req.resource.id}`, action: req.action, approvers: needed.approvers });
@@ -161,6 +167,7 @@ describe("the seed's risk table, through the default policy pack", () => {
     assert.equal(granted.decision, "allow");
     assert.deepEqual(granted.grant, { id: "jit-1", expiresAt: new Date(NOW + 3600_000).toISOString() });
     assert.deepEqual(granted.obligations, [{ type: "notify", to: "manager" }]);
+    assert.deepEqual(jit.notices, [{ subject: "user:anne", to: ["manager"], decisionId: granted.decision_id }], "the notice is sent for the allow only (the pending request went to the approvers)");
   });
 
   test("high: customer PII without a classification is treated as confidential, so the strict policy applies", async () => {

@@ -1,0 +1,146 @@
+/**
+ * Tenet's parts put together over one datastore: the relationship engine, API authentication,
+ * access policies and the decision point with its risk engine, just-in-time access (service,
+ * outbox, webhook delivery) and network zones, and the HTTP server with every route. `tenet
+ * serve` and the API tests both start from here, so what is tested is what runs.
+ *
+ * The caller owns the datastore (opens and closes it) and the listening socket; `close()` stops
+ * everything assembled here: the server first (in-flight requests finish), then the background
+ * work (grant refresh and sweep, webhook delivery, change-log sync).
+ */
+import type { FastifyInstance } from "fastify";
+import { registerAccessRoutes } from "../api/access/routes.js";
+import { ApiAuthenticator } from "../api/auth/authenticator.js";
+import type { JwtVerifier } from "../api/auth/jwt.js";
+import { registerAuthzenRoutes } from "../api/authzen/routes.js";
+import { registerJitRoutes } from "../api/jit/routes.js";
+import { createMetrics, registerMetrics } from "../api/metrics/metrics.js";
+import { buildServer } from "../api/server.js";
+import type { AccessConfig } from "../config/access-config.js";
+import { EngineRiskAssessor } from "../policy/access/adapters/risk-assessor.js";
+import { ServiceJitAccess } from "../policy/access/adapters/jit-access.js";
+import { compileZones } from "../policy/access/adapters/zones.js";
+import { AccessDecisionPoint } from "../policy/access/decision-point.js";
+import { AccessPolicyStore } from "../policy/access/policy-store.js";
+import { Outbox } from "../policy/jit/outbox.js";
+import { JitService } from "../policy/jit/service.js";
+import { WebhookWorker } from "../policy/jit/webhook.js";
+import { defaultSignals } from "../policy/risk/default-signals.js";
+import { RiskEngine } from "../policy/risk/engine.js";
+import { DocumentHistoryStore } from "../policy/risk/history-documents.js";
+import { loadRiskResources, resourceProblems } from "../policy/risk/resources.js";
+import { PolicyService } from "../policy/service.js";
+import type { Datastore } from "../storage/interfaces.js";
+
+export interface AuthzenOptions {
+  /** Read on every request (tests set it after start). */
+  defaultStoreId?: string | undefined;
+  baseUrl: () => string;
+}
+
+export interface AssembleOptions {
+  ds: Datastore;
+  access: AccessConfig;
+  /** Trusted OIDC issuers for bearer JWTs; null = API keys only. */
+  jwt?: JwtVerifier | null;
+  /** How long the authenticator caches a key (ms). */
+  authCacheMs?: number;
+  logLevel?: string;
+  bodyLimit?: number;
+  requestTimeoutMs?: number;
+  /** Re-read the change log this often (ms), for replicas; unset = no sync (a single process). */
+  syncIntervalMs?: number;
+  authzen: AuthzenOptions;
+  /**
+   * false: no risk engine, so a decision's risk is 0 unless the request brings its own. For tests
+   * that pin risk; a server always assesses (default true).
+   */
+  riskEngine?: boolean;
+}
+
+export interface Assembled {
+  app: FastifyInstance;
+  policy: PolicyService;
+  auth: ApiAuthenticator;
+  policies: AccessPolicyStore;
+  pdp: AccessDecisionPoint;
+  jit: JitService;
+  outbox: Outbox;
+  /** The AuthZEN options object the routes read (with the decision point). */
+  authzen: AuthzenOptions & { access: AccessDecisionPoint };
+  /** Risk data that did not load (lists, feeds, the geolocation database): say so at start. */
+  warnings: string[];
+  close(): Promise<void>;
+}
+
+export async function assemble(opts: AssembleOptions): Promise<Assembled> {
+  const { ds, access } = opts;
+  const policy = new PolicyService(ds);
+  const auth = new ApiAuthenticator(ds, opts.jwt ?? null, opts.authCacheMs ?? 5000);
+  const policies = new AccessPolicyStore(ds);
+
+  // Runtime problems of background work are logged once the server (and its logger) exists.
+  let log: (msg: string, err?: unknown) => void = () => undefined;
+
+  const warnings: string[] = [];
+  let risk: EngineRiskAssessor | undefined;
+  if (opts.riskEngine !== false) {
+    const resources = loadRiskResources(access.risk, { baseDir: access.baseDir });
+    for (const p of resourceProblems(resources)) warnings.push(`risk data: ${p.file}${p.line !== undefined ? ` line ${p.line}` : ""}: ${p.problem}`);
+    const engine = new RiskEngine(access.risk, defaultSignals(access.risk, resources));
+    risk = new EngineRiskAssessor(engine, new DocumentHistoryStore(ds, access.risk), {
+      onError: (err, subject) => log(`sign-in history of ${subject} unavailable; assessing without it`, err),
+    });
+  }
+
+  const outbox = new Outbox(ds, { endpoints: access.jit.webhooks });
+  const jit = new JitService({
+    documents: ds,
+    policy,
+    outbox,
+    maxDuration: access.jit.maxDuration,
+    breakGlassMaxDuration: access.jit.breakGlassMaxDuration,
+    pendingTtl: access.jit.pendingTtl,
+  });
+  const jitAccess = new ServiceJitAccess(jit, policy, { security: access.notify.security, onProblem: (m) => log(m) });
+  const webhooks = new WebhookWorker(outbox, {
+    endpoints: access.jit.webhooks,
+    onDead: (entry, d) => log(`webhook delivery of event ${entry.id} to ${d.url} gave up after ${d.attempts} attempts (${d.lastError ?? "failed"})`),
+    onError: (err) => log("webhook delivery failed", err),
+  });
+
+  const pdp = new AccessDecisionPoint({ policy, policies, risk, jit: jitAccess, zonesOf: compileZones(access.zones) });
+  // The caller's object itself: the routes read it on every request, so later changes count.
+  const authzen = Object.assign(opts.authzen, { access: pdp });
+  const app = await buildServer({
+    policy,
+    auth,
+    ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),
+    ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}),
+    ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    plugins: [
+      (r) => registerAuthzenRoutes(r, policy, authzen),
+      (r) => registerAccessRoutes(r, { policy, policies, pdp }),
+      (r) => registerJitRoutes(r, jit),
+      registerMetrics(createMetrics(policy)),
+    ],
+  });
+  log = (msg, err) => (err === undefined ? app.log.warn(msg) : app.log.warn({ err }, msg));
+
+  // Grants approved on other replicas arrive with the refresh; expired ones are swept.
+  jit.start({ onError: (err) => log("just-in-time access housekeeping failed", err) });
+  // Without endpoints every event is only recorded: there is nothing to deliver.
+  if (access.jit.webhooks.length > 0) webhooks.start();
+  // Background work starts last, once nothing above can fail and leave it running.
+  const stopSync = opts.syncIntervalMs === undefined ? async () => undefined : await policy.startSync({ pollMs: opts.syncIntervalMs });
+
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= (async () => {
+      await app.close();
+      jit.stop();
+      await webhooks.stop();
+      await stopSync();
+    })());
+  return { app, policy, auth, policies, pdp, jit, outbox, authzen, warnings, close };
+}
