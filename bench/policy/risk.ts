@@ -1,31 +1,18 @@
 /**
- * The risk assessor of the benchmark's decision point: the risk engine (src/policy/risk) behind
- * a small adapter implementing the decision point's `RiskAssessor`, fed with each subject's
- * history as a history store would hold it; or, when the engine cannot be loaded, a fixed
- * assessment (and the report says so).
- *
- * The engine is imported dynamically and checked for the API this adapter uses, so that the
- * benchmark keeps building and running while that module is being changed.
+ * The risk assessor of the benchmark's decision point, as `tenet serve` builds it: the risk
+ * engine (src/policy/risk) with the default signals behind `EngineRiskAssessor` (its history
+ * cache), over a history store holding each subject's generated history. Every subject of the
+ * request pool is loaded into the cache before timing, as a running server's would be.
  */
+import { EngineRiskAssessor } from "../../src/policy/access/adapters/risk-assessor.js";
 import type { RiskAssessor } from "../../src/policy/access/decision-point.js";
-import type { AccessRequest, RiskAssessment } from "../../src/policy/access/types.js";
+import type { AccessRequest } from "../../src/policy/access/types.js";
+import { defaultSignals, emptyHistory, type HistoryStore, parseRiskConfig, RiskEngine } from "../../src/policy/risk/index.js";
 import type { History } from "./dataset.js";
-
-interface RiskEngineLike {
-  assess(input: { subject: unknown; device?: unknown; request?: unknown; resource?: unknown; now: number; history?: unknown }): RiskAssessment;
-  readonly signalNames?: string[];
-  readonly problems?: unknown[];
-}
-
-interface RiskModule {
-  RiskEngine: new (config: unknown, signals: unknown[]) => RiskEngineLike;
-  parseRiskConfig(raw: unknown, where?: string): unknown;
-  defaultSignals(config: unknown): unknown[];
-}
 
 export interface LoadedRisk {
   assessor: RiskAssessor;
-  /** "risk engine (7 signals: …)" or "fixed … (why)". */
+  /** "risk engine (7 signals: …)". */
   description: string;
   engine: boolean;
 }
@@ -38,34 +25,18 @@ export const RISK_CONFIG = {
   },
 };
 
-export const FIXED_RISK: RiskAssessment = { score: 10, level: "low", reasons: [] };
-
-const MODULE = "../../src/policy/risk/index.js";
-
-export async function loadRisk(histories: ReadonlyMap<string, History>): Promise<LoadedRisk> {
-  let why: string;
-  try {
-    const m = (await import(MODULE)) as Partial<RiskModule>;
-    if (typeof m.RiskEngine !== "function" || typeof m.parseRiskConfig !== "function" || typeof m.defaultSignals !== "function") {
-      why = `${MODULE} lacks RiskEngine, parseRiskConfig or defaultSignals`;
-    } else {
-      const config = m.parseRiskConfig(RISK_CONFIG, "risk");
-      const engine = new m.RiskEngine(config, m.defaultSignals(config));
-      const assessor: RiskAssessor = {
-        assessNow: (req: AccessRequest, now: number) =>
-          engine.assess({ subject: req.subject, device: req.device, request: req.request, resource: req.resource, now, history: histories.get(req.subject.id) }),
-        prepare: async () => undefined,
-      };
-      const names = engine.signalNames ?? [];
-      const problems = engine.problems?.length ?? 0;
-      return { assessor, engine: true, description: `risk engine (src/policy/risk), ${names.length} signals: ${names.join(", ")}${problems ? `; ${problems} load problem(s)` : ""}` };
-    }
-  } catch (err) {
-    why = `${MODULE} could not be loaded: ${(err instanceof Error ? err.message : String(err)).split("\n")[0]}`;
-  }
-  return {
-    assessor: { assessNow: () => FIXED_RISK, prepare: async () => undefined },
-    engine: false,
-    description: `FIXED risk assessment (score ${FIXED_RISK.score}, ${FIXED_RISK.level}) because ${why}`,
+export async function loadRisk(histories: ReadonlyMap<string, History>, requests: readonly AccessRequest[]): Promise<LoadedRisk> {
+  const config = parseRiskConfig(RISK_CONFIG, "risk");
+  const engine = new RiskEngine(config, defaultSignals(config));
+  const store: HistoryStore = {
+    get: async (id) => histories.get(id) ?? emptyHistory(),
+    recordSignIn: async () => undefined,
+    flagCredential: async () => undefined,
+    clearCredentialFlag: async () => undefined,
   };
+  const assessor = new EngineRiskAssessor(engine, store, { ttlMs: 3600_000, maxSubjects: Math.max(10_000, histories.size) });
+  for (const req of requests) await assessor.prepare(req);
+  const names = engine.signalNames;
+  const problems = engine.problems.length;
+  return { assessor, engine: true, description: `risk engine (src/policy/risk), ${names.length} signals: ${names.join(", ")}, behind the history cache${problems ? `; ${problems} load problem(s)` : ""}` };
 }
