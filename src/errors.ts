@@ -29,6 +29,7 @@ export type TenetErrorCode =
   | "forbidden"
   | "rate_limited"
   | "unavailable"
+  | "audit_unavailable"
   | "internal_error";
 
 /** OpenFGA's numeric codes (openfga/api errors.proto) for the errors that have one. */
@@ -82,6 +83,7 @@ const STATUS: Record<TenetErrorCode, number> = {
   forbidden: 403,
   rate_limited: 429,
   unavailable: 503,
+  audit_unavailable: 503,
   internal_error: 500,
 };
 

@@ -8,6 +8,13 @@ import { TenetError } from "../errors.js";
 import type { Scope } from "../identity/api-keys/api-key.js";
 import type { Authenticator } from "./auth/authenticator.js";
 import type { DecisionLane, LaneReply, LaneRequest, ResponseObserver } from "./lane.js";
+import { withActor } from "../audit/actor.js";
+
+/** `api_key:<id>` or `jwt:<sub>`: the acting principal as audit records name it. */
+function actorOf(req: LaneRequest): string {
+  const p = req.principal;
+  return p ? `${p.kind}:${p.id}` : "anonymous";
+}
 
 export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z.ZodType> {
   method: "GET" | "POST" | "PUT" | "DELETE";
@@ -150,6 +157,8 @@ export class Router {
       const params = fastParamsParse?.(rawParams) ?? parse(spec.params, rawParams, "path");
       const query = parse(spec.query, rawQuery, "query");
       const body = fastBody ?? parse(spec.body, rawBody, "body");
+      // Changes are recorded in the audit log with who made them.
+      if (spec.method !== "GET" && !spec.lane) return withActor(actorOf(req), () => spec.handler({ params, query, body, req, reply }));
       return spec.handler({ params, query, body, req, reply });
     };
     if (spec.lane && this.lane) {

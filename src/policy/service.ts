@@ -3,6 +3,7 @@
  * Each store's tuples are loaded once into an in-memory Engine and kept current by this
  * service's writes, so queries never touch the database.
  */
+import type { ChangeRecorder } from "../audit/change-recorder.js";
 import { TenetError } from "../errors.js";
 import type { Assertion, Datastore, ModelRecord, Page, PageRequest, StoreRecord, TupleChange, TupleFilter, TupleRecord } from "../storage/interfaces.js";
 import { TupleWriteConflict } from "../storage/interfaces.js";
@@ -51,8 +52,13 @@ export class PolicyService {
 
   constructor(
     private readonly ds: Datastore,
-    private readonly opts: { maxTuplesPerWrite?: number } = {},
+    private readonly opts: { maxTuplesPerWrite?: number; changes?: ChangeRecorder | undefined } = {},
   ) {}
+
+  /** Records a committed change in the audit log (when one is configured). */
+  private changed(change: Parameters<ChangeRecorder["record"]>[0]): Promise<void> {
+    return this.opts.changes ? this.opts.changes.record(change) : Promise.resolve();
+  }
 
   private assertFresh(): void {
     if (Date.now() - this.lastContact > this.maxStalenessMs) {
@@ -75,7 +81,9 @@ export class PolicyService {
     if (typeof name !== "string" || name.length < 1 || name.length > 64) {
       throw new TenetError("validation_error", "store name must be 1 to 64 characters");
     }
-    return this.ds.createStore(name);
+    const store = await this.ds.createStore(name);
+    await this.changed({ type: "store.create", activity: "create", storeId: store.id, entity: { type: "store", uid: store.id }, details: { name } });
+    return store;
   }
 
   async getStore(id: string): Promise<StoreRecord> {
@@ -102,6 +110,7 @@ export class PolicyService {
     await this.ds.deleteStore(id);
     this.unload(id);
     for (const k of this.typesystems.keys()) if (k.startsWith(`${id}/`)) this.typesystems.delete(k);
+    await this.changed({ type: "store.delete", activity: "delete", storeId: id, entity: { type: "store", uid: id } });
   }
 
   // ---- models ----
@@ -113,6 +122,7 @@ export class PolicyService {
     this.typesystems.set(`${storeId}/${rec.id}`, ts);
     const rt = await this.runtime(storeId);
     if (!rt.latestModelId || rec.id > rt.latestModelId) rt.latestModelId = rec.id;
+    await this.changed({ type: "model.write", activity: "create", storeId, entity: { type: "authorization_model", uid: rec.id }, details: { types: ts.model.type_definitions.length } });
     return rec;
   }
 
@@ -161,6 +171,7 @@ export class PolicyService {
       for (const t of a.contextual_tuples ?? []) validateTuple(ts, t);
     }
     await this.ds.writeAssertions(storeId, modelId, assertions);
+    await this.changed({ type: "assertions.write", activity: "update", storeId, entity: { type: "assertions", uid: modelId }, details: { count: assertions.length } });
   }
 
   async readAssertions(storeId: string, modelId: string): Promise<Assertion[]> {
@@ -202,7 +213,8 @@ export class PolicyService {
       seen.add(k);
       cleanDeletes.push({ object: t.object, relation: t.relation, user: t.user });
     }
-    return this.serialised(storeId, async () => {
+    let applied: { w: TupleKey[]; d: TupleKeyWithoutCondition[] } | undefined;
+    const revision = await this.serialised(storeId, async () => {
       const rt = await this.runtime(storeId);
       let w = cleanWrites;
       let d = cleanDeletes;
@@ -218,8 +230,13 @@ export class PolicyService {
       }
       if (req.onMissing === "ignore") d = cleanDeletes.filter((t) => rt.engine.index.get(t) !== undefined);
       if (w.length + d.length === 0) return rt.revision;
+      applied = { w, d };
       return this.apply(storeId, rt, d, w);
     });
+    if (applied) {
+      await this.changed({ type: "tuples.write", activity: "update", storeId, entity: { type: "tuples", uid: `${storeId}@${revision}` }, details: { revision, writes: applied.w, deletes: applied.d } });
+    }
+    return revision;
   }
 
   private async apply(storeId: string, rt: StoreRuntime, cleanDeletes: TupleKeyWithoutCondition[], cleanWrites: TupleKey[]): Promise<number> {

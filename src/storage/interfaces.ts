@@ -158,7 +158,111 @@ export interface DocumentsBackend {
   deleteDocument(collection: string, id: string): Promise<boolean>;
 }
 
-export interface Datastore extends StoresBackend, ModelsBackend, TuplesBackend, ChangelogBackend, AssertionsBackend, ApiKeysBackend, DocumentsBackend, ChangeFeed {
+/**
+ * One entry of the audit log as stored. `event` is the canonical JSON of the OCSF event — the
+ * exact bytes whose RFC 6962 leaf hash is `leafHash` — and the other fields are copies of some of
+ * its values, kept in columns so that queries can use indexes.
+ */
+export interface AuditRow {
+  /** 0-based leaf index; consecutive, never reused. */
+  seq: number;
+  /** RFC 3339 with milliseconds, UTC (sorts as text). */
+  time: string;
+  /** Tenet's event type, e.g. `access.decision`, `authentication.sign_in`, `policy.change`. */
+  type: string;
+  /** OCSF class_uid (6003 API Activity, 3002 Authentication, ...). */
+  classUid: number;
+  storeId: string | null;
+  /** `type:id` of who acted. */
+  subject: string | null;
+  /** `type:id` of what was acted on. */
+  resource: string | null;
+  /** allow | deny | challenge | pending | success | failure, when the event has one. */
+  decision: string | null;
+  /** The policy (`name` or `name@version`) that decided, when one did. */
+  policy: string | null;
+  event: string;
+  /** SHA-256(0x00 || utf8(event)), 32 bytes. */
+  leafHash: Uint8Array;
+}
+
+/** A signed checkpoint of the log: the tree head at `size` entries, as a C2SP signed note. */
+export interface AuditCheckpointRow {
+  size: number;
+  /** The RFC 6962 Merkle tree hash of entries [0, size), 32 bytes. */
+  rootHash: Uint8Array;
+  time: string;
+  /** The signed note (body + signature lines), exactly as served. */
+  note: string;
+}
+
+/**
+ * What pruning left behind: entries [0, size) are gone; `subtrees` are the roots of the perfect
+ * subtrees that covered them (left to right, RFC 6962 order), enough to keep computing the tree
+ * from entry `size` on; `checkpoint` is the signed checkpoint at exactly `size`.
+ */
+export interface AuditPruneRow {
+  size: number;
+  subtrees: Uint8Array[];
+  checkpoint: AuditCheckpointRow;
+  time: string;
+}
+
+export interface AuditQuery {
+  /** Inclusive lower and exclusive upper bounds on `time` (RFC 3339). */
+  from?: string | undefined;
+  to?: string | undefined;
+  type?: string | undefined;
+  storeId?: string | undefined;
+  subject?: string | undefined;
+  resource?: string | undefined;
+  decision?: string | undefined;
+  policy?: string | undefined;
+  /** Keyset paging: entries with seq > afterSeq (ascending) or < beforeSeq (descending). */
+  afterSeq?: number | undefined;
+  beforeSeq?: number | undefined;
+  order?: "asc" | "desc" | undefined;
+  limit: number;
+}
+
+/**
+ * The audit log's storage. Appends are batches (group commit): all rows of a batch and its
+ * checkpoint in one transaction, or nothing. The log itself decides sequence numbers; a batch
+ * whose first seq is not the current size is refused (AuditConflict), so two writers can never
+ * interleave or overwrite.
+ */
+export interface AuditBackend {
+  /** Appends rows (consecutive seqs starting at the current size) and optionally a checkpoint. */
+  appendAudit(rows: AuditRow[], checkpoint?: AuditCheckpointRow): Promise<void>;
+  /** Stores a checkpoint on its own (a timer checkpoint with no new entries to carry it). */
+  putAuditCheckpoint(checkpoint: AuditCheckpointRow): Promise<void>;
+  /** The number of entries ever appended (pruned ones included), the latest checkpoint and the prune record. */
+  auditHead(): Promise<{ size: number; checkpoint: AuditCheckpointRow | undefined; pruned: AuditPruneRow | undefined }>;
+  /** Entries with seq in [fromSeq, fromSeq + limit), ascending; a pruned or missing seq is simply absent. */
+  readAudit(fromSeq: number, limit: number): Promise<AuditRow[]>;
+  queryAudit(q: AuditQuery): Promise<AuditRow[]>;
+  /** Checkpoints with size >= fromSize, ascending by size, at most `limit`. */
+  listAuditCheckpoints(fromSize: number, limit: number): Promise<AuditCheckpointRow[]>;
+  /** The checkpoint of exactly this size, if one was made. */
+  getAuditCheckpoint(size: number): Promise<AuditCheckpointRow | undefined>;
+  /**
+   * Deletes entries with seq < record.size and checkpoints with size < record.size, and stores
+   * the prune record (replacing an older one), in one transaction. Returns the entries deleted.
+   */
+  pruneAudit(record: AuditPruneRow): Promise<number>;
+}
+
+/** An append whose first seq was not the log's size. */
+export class AuditConflict extends Error {
+  constructor(
+    readonly expected: number,
+    readonly got: number,
+  ) {
+    super(`audit append at seq ${got}, but the log has ${expected} entries`);
+  }
+}
+
+export interface Datastore extends StoresBackend, ModelsBackend, TuplesBackend, ChangelogBackend, AssertionsBackend, ApiKeysBackend, DocumentsBackend, AuditBackend, ChangeFeed {
   readonly kind: "memory" | "sqlite" | "postgres";
   close(): Promise<void>;
 }

@@ -13,6 +13,7 @@ import { tupleKeyString, type TupleKey, type TupleKeyWithoutCondition } from "..
 import { type Assertion, type Datastore, type StoreRecord, type TupleFilter, type TupleRecord, TupleWriteConflict, DocumentConflict } from "../../src/storage/interfaces.js";
 import { matchesFilter } from "../../src/storage/paging.js";
 import { ULID_PATTERN } from "../../src/util/ulid.js";
+import { auditContract } from "./audit-contract.js";
 
 export interface ContractOptions {
   /** Skip the whole suite, with this message (e.g. no test database configured). */
@@ -698,5 +699,8 @@ export function datastoreContract(name: string, factory: DatastoreFactory, opts:
       assert.deepEqual(await ids({ prefix: "nope" }), []);
       assert.deepEqual((await ds.listDocuments<{ id: string }>(c, { prefix: "s2/" }))[0]?.body, { id: "s2/001" });
     });
+
+    // ---- audit log ----
+    auditContract(it);
   });
 }

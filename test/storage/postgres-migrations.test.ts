@@ -10,6 +10,7 @@ import pg from "pg";
 import { StorageError } from "../../src/storage/errors.js";
 import { migratePostgres, postgresMigrations } from "../../src/storage/postgres/migrate.js";
 import { PostgresDatastore } from "../../src/storage/postgres/postgres-datastore.js";
+import { auditCheckpoint, auditRows } from "./audit-contract.js";
 import { PG_SKIP, PG_URL, adminQuery, createTestSchema, dropTestSchema } from "./pg-test-schema.js";
 
 const schemas: string[] = [];
@@ -46,7 +47,7 @@ describe("postgres migrations", PG_SKIP ? { skip: PG_SKIP } : {}, () => {
     await first.close();
     const before = await inspect(schema);
     assert.deepEqual(before.versions, versions);
-    for (const table of ["stores", "models", "tuples", "changelog", "assertions", "api_keys", "schema_migrations"]) assert.ok(before.tables.includes(`${table}:r`), `table ${table} exists`);
+    for (const table of ["stores", "models", "tuples", "changelog", "assertions", "api_keys", "documents", "audit_entries", "audit_checkpoints", "audit_pruned", "schema_migrations"]) assert.ok(before.tables.includes(`${table}:r`), `table ${table} exists`);
     for (let i = 0; i < 2; i++) {
       const again = await PostgresDatastore.open({ connectionString: PG_URL!, schema });
       assert.deepEqual(again.migrationsApplied, []);
@@ -75,6 +76,29 @@ describe("postgres migrations", PG_SKIP ? { skip: PG_SKIP } : {}, () => {
       await ds.close();
     }
     assert.deepEqual((await inspect(schema)).versions, versions);
+  });
+
+  test("a schema from before the audit log (version 3) gains it: data kept, the log starts empty", async () => {
+    const schema = await freshSchema();
+    const pool = new pg.Pool({ connectionString: PG_URL!, options: `-c search_path=${schema}`, max: 1 });
+    try {
+      assert.deepEqual(await migratePostgres(pool, postgresMigrations().slice(0, 3)), [1, 2, 3]);
+    } finally {
+      await pool.end();
+    }
+    await adminQuery("INSERT INTO stores (id, name, created_at, updated_at) VALUES ('01ARZ3NDEKTSV4RRFFQ69G5FAV', 'old', now(), now())", [], schema);
+    await adminQuery(`INSERT INTO documents (collection, id, version, body, created_at, updated_at) VALUES ('c', 'd', 1, '{"n":1}', 'x', 'x')`, [], schema);
+    const ds = await PostgresDatastore.open({ connectionString: PG_URL!, schema });
+    try {
+      assert.deepEqual(ds.migrationsApplied, [4]);
+      assert.equal((await ds.getStore("01ARZ3NDEKTSV4RRFFQ69G5FAV"))?.name, "old");
+      assert.deepEqual((await ds.getDocument("c", "d"))?.body, { n: 1 });
+      assert.deepEqual(await ds.auditHead(), { size: 0, checkpoint: undefined, pruned: undefined });
+      await ds.appendAudit(auditRows(0, 3), auditCheckpoint(3));
+      assert.equal((await ds.auditHead()).size, 3);
+    } finally {
+      await ds.close();
+    }
   });
 
   test("several replicas opening an empty schema at once: all succeed, migrations applied once", async () => {

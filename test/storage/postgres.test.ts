@@ -6,11 +6,14 @@
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
+import pg from "pg";
 import { changeChannel, parseChangePayload } from "../../src/storage/postgres/change-listener.js";
 import { postgresMigrations } from "../../src/storage/postgres/migrate.js";
 import { PostgresDatastore } from "../../src/storage/postgres/postgres-datastore.js";
 import { StorageError } from "../../src/storage/errors.js";
 import { openDatastore } from "../../src/storage/open.js";
+import { AuditConflict } from "../../src/storage/interfaces.js";
+import { allAudit, auditCheckpoint, auditRow, auditRows, isAuditConflict, plainCheckpoint, plainRow } from "./audit-contract.js";
 import { changeRecorder, datastoreContract } from "./datastore-contract.js";
 import { PG_SKIP, PG_URL, adminQuery, createTestSchema, dropTestSchema } from "./pg-test-schema.js";
 
@@ -227,6 +230,117 @@ describe("postgres adapter", PG_SKIP ? { skip: PG_SKIP } : {}, () => {
       assert.equal((ds as PostgresDatastore).changeChannel, `tenet_changes_${schema}`, "the change channel follows the URL's schema");
     } finally {
       await ds.close();
+    }
+  });
+});
+
+describe("postgres adapter: audit log", PG_SKIP ? { skip: PG_SKIP } : {}, () => {
+  test("two replicas appending at the same seq at once: exactly one batch (and its checkpoint) is stored", async () => {
+    const schema = await createTestSchema();
+    schemas.push(schema);
+    const a = await PostgresDatastore.open({ connectionString: PG_URL!, schema });
+    const b = await PostgresDatastore.open({ connectionString: PG_URL!, schema });
+    try {
+      const winners: string[] = [];
+      for (let size = 0; size < 1000; size += 50) {
+        const results = await Promise.allSettled(
+          (["a", "b"] as const).map((tag) => (tag === "a" ? a : b).appendAudit(auditRows(size, 50, tag), auditCheckpoint(size + 50, tag))),
+        );
+        const won = results.flatMap((r, i) => (r.status === "fulfilled" ? [i === 0 ? "a" : "b"] : []));
+        assert.equal(won.length, 1, `exactly one append at ${size} succeeds`);
+        for (const r of results) if (r.status === "rejected") assert.ok(isAuditConflict(size + 50, size)(r.reason));
+        winners.push(won[0]!);
+      }
+      const stored = await allAudit(b);
+      assert.deepEqual(
+        stored.map((r) => r.seq),
+        Array.from({ length: 1000 }, (_, i) => i),
+      );
+      winners.forEach((tag, i) => {
+        assert.deepEqual(stored.slice(i * 50, i * 50 + 50).map(plainRow), auditRows(i * 50, 50, tag).map(plainRow), `batch ${i} is all ${tag}'s`);
+      });
+      for (const [i, c] of (await a.listAuditCheckpoints(0, 100)).entries()) assert.deepEqual(plainCheckpoint(c), plainCheckpoint(auditCheckpoint((i + 1) * 50, winners[i])));
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  test("four replicas racing to append, each retrying at the new size: no gap, no entry twice", async () => {
+    const schema = await createTestSchema();
+    schemas.push(schema);
+    const replicas = await Promise.all(Array.from({ length: 4 }, () => PostgresDatastore.open({ connectionString: PG_URL!, schema, poolSize: 2 })));
+    try {
+      await Promise.all(
+        replicas.map(async (ds, r) => {
+          for (let n = 0; n < 15; ) {
+            const { size } = await ds.auditHead();
+            try {
+              await ds.appendAudit(auditRows(size, 7, `replica ${r} batch ${n}`));
+              n++;
+            } catch (err) {
+              // Another replica appended first: read the new size and try again.
+              assert.ok(err instanceof AuditConflict, String(err));
+            }
+          }
+        }),
+      );
+      const stored = await allAudit(replicas[0]!);
+      assert.deepEqual(
+        stored.map((r) => r.seq),
+        Array.from({ length: 4 * 15 * 7 }, (_, i) => i),
+      );
+      // Every batch landed whole: its 7 rows carry one tag.
+      for (let i = 0; i < stored.length; i += 7) assert.equal(new Set(stored.slice(i, i + 7).map((r) => JSON.parse(r.event).tag)).size, 1);
+      assert.equal((await replicas[3]!.auditHead()).size, 420);
+    } finally {
+      await Promise.all(replicas.map((ds) => ds.close()));
+    }
+  });
+
+  test("rows inserted behind the log's back (without its lock) make a racing append an AuditConflict", async () => {
+    const schema = await createTestSchema();
+    schemas.push(schema);
+    const ds = await PostgresDatastore.open({ connectionString: PG_URL!, schema });
+    const intruder = new pg.Client({ connectionString: PG_URL!, options: `-c search_path=${schema}` });
+    await intruder.connect();
+    try {
+      await ds.appendAudit(auditRows(0, 5));
+      const r = auditRow(5, "intruder");
+      await intruder.query("BEGIN");
+      await intruder.query(
+        "INSERT INTO audit_entries (seq, time, type, class_uid, store_id, subject, resource, decision, policy, event, leaf_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        [r.seq, r.time, r.type, r.classUid, r.storeId, r.subject, r.resource, r.decision, r.policy, r.event, r.leafHash],
+      );
+      // The append reads size 5 (the intruder has not committed) and waits on the row's key.
+      const append = ds.appendAudit(auditRows(5, 3), auditCheckpoint(8));
+      await sleep(200);
+      await intruder.query("COMMIT");
+      await assert.rejects(append, isAuditConflict(6, 5));
+      assert.deepEqual(
+        (await allAudit(ds)).map((row) => row.seq),
+        [0, 1, 2, 3, 4, 5],
+      );
+      assert.equal(await ds.getAuditCheckpoint(8), undefined);
+    } finally {
+      await intruder.end();
+      await ds.close();
+    }
+  });
+
+  test("a read-only transaction default (a standby, a read-only role) makes appends reject", async () => {
+    const schema = await createTestSchema();
+    schemas.push(schema);
+    const ds = await PostgresDatastore.open({ connectionString: PG_URL!, schema });
+    const readOnly = new URL(PG_URL!);
+    readOnly.searchParams.set("options", `-c search_path=${schema} -c default_transaction_read_only=on`);
+    const ro = await PostgresDatastore.open({ connectionString: readOnly.toString() });
+    try {
+      await ds.appendAudit(auditRows(0, 2));
+      await assert.rejects(ro.appendAudit(auditRows(2, 2)), (e: unknown) => e instanceof StorageError && e.code === "not_writable");
+      await assert.rejects(ro.putAuditCheckpoint(auditCheckpoint(2)), (e: unknown) => e instanceof StorageError && e.code === "not_writable");
+      assert.equal((await ro.auditHead()).size, 2);
+    } finally {
+      await Promise.all([ds.close(), ro.close()]);
     }
   });
 });

@@ -13,6 +13,7 @@ import Database from "better-sqlite3";
 import { StorageError } from "../../src/storage/errors.js";
 import { migrateSqlite, sqliteMigrations } from "../../src/storage/sqlite/migrate.js";
 import { SqliteDatastore } from "../../src/storage/sqlite/sqlite-datastore.js";
+import { auditCheckpoint, auditRows } from "./audit-contract.js";
 
 const root = mkdtempSync(join(tmpdir(), "tenet-sqlite-migrations-"));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -46,7 +47,7 @@ describe("sqlite migrations", () => {
     await first.close();
     const before = inspect(file);
     assert.deepEqual(before.versions, versions);
-    for (const table of ["stores", "models", "tuples", "changelog", "assertions", "api_keys", "schema_migrations"]) {
+    for (const table of ["stores", "models", "tuples", "changelog", "assertions", "api_keys", "documents", "audit_entries", "audit_checkpoints", "audit_pruned", "schema_migrations"]) {
       assert.ok(before.schema.some((l) => l.startsWith(`table ${table}:`)), `table ${table} exists`);
     }
     for (let i = 0; i < 2; i++) {
@@ -77,6 +78,29 @@ describe("sqlite migrations", () => {
       await ds.close();
     }
     assert.deepEqual(inspect(file).versions, versions);
+  });
+
+  test("a database from before the audit log (version 3) gains it: data kept, the log starts empty", async () => {
+    const file = freshFile();
+    const db = new Database(file);
+    try {
+      assert.deepEqual(migrateSqlite(db, sqliteMigrations().slice(0, 3)), [1, 2, 3]);
+      db.prepare("INSERT INTO stores (id, name, created_at, updated_at) VALUES ('01ARZ3NDEKTSV4RRFFQ69G5FAV', 'old', 'x', 'x')").run();
+      db.prepare("INSERT INTO documents (collection, id, version, body, created_at, updated_at) VALUES ('c', 'd', 1, '{\"n\":1}', 'x', 'x')").run();
+    } finally {
+      db.close();
+    }
+    const ds = SqliteDatastore.open(file);
+    try {
+      assert.deepEqual(ds.migrationsApplied, [4]);
+      assert.equal((await ds.getStore("01ARZ3NDEKTSV4RRFFQ69G5FAV"))?.name, "old");
+      assert.deepEqual((await ds.getDocument("c", "d"))?.body, { n: 1 });
+      assert.deepEqual(await ds.auditHead(), { size: 0, checkpoint: undefined, pruned: undefined });
+      await ds.appendAudit(auditRows(0, 3), auditCheckpoint(3));
+      assert.equal((await ds.auditHead()).size, 3);
+    } finally {
+      await ds.close();
+    }
   });
 
   test("several processes opening a new file at once: all succeed, migrations applied once", async () => {

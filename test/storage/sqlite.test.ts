@@ -13,6 +13,7 @@ import Database from "better-sqlite3";
 import { StorageError } from "../../src/storage/errors.js";
 import { openDatastore } from "../../src/storage/open.js";
 import { SqliteDatastore } from "../../src/storage/sqlite/sqlite-datastore.js";
+import { auditCheckpoint, auditRows, isAuditConflict } from "./audit-contract.js";
 import { datastoreContract } from "./datastore-contract.js";
 
 const root = mkdtempSync(join(tmpdir(), "tenet-sqlite-test-"));
@@ -98,6 +99,63 @@ describe("sqlite adapter", () => {
       assert.equal(raw.pragma("journal_mode", { simple: true }), "wal");
     } finally {
       raw.close();
+    }
+  });
+});
+
+/** The adapter's own connection, to make it refuse writes as a full disk or a read-only file would. */
+const connectionOf = (ds: SqliteDatastore): Database.Database => (ds as unknown as { db: Database.Database }).db;
+
+describe("sqlite adapter: audit log", () => {
+  test("two connections to one file append to one log: the second at a stale size is refused", async () => {
+    const file = freshFile();
+    const a = SqliteDatastore.open(file);
+    const b = SqliteDatastore.open(file);
+    try {
+      await a.appendAudit(auditRows(0, 10), auditCheckpoint(10));
+      await assert.rejects(b.appendAudit(auditRows(0, 5, "b")), isAuditConflict(10, 0));
+      assert.equal((await b.auditHead()).size, 10);
+      await b.appendAudit(auditRows(10, 5, "b"));
+      assert.deepEqual((await a.readAudit(8, 4)).map((r) => r.event), [...auditRows(8, 2), ...auditRows(10, 2, "b")].map((r) => r.event));
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test("a database that refuses writes (read-only) makes appends reject, and stores nothing", async () => {
+    const ds = SqliteDatastore.open(freshFile());
+    try {
+      await ds.appendAudit(auditRows(0, 3));
+      connectionOf(ds).pragma("query_only = ON");
+      await assert.rejects(ds.appendAudit(auditRows(3, 3), auditCheckpoint(6)), isStorageError("not_writable"));
+      await assert.rejects(ds.putAuditCheckpoint(auditCheckpoint(3)), isStorageError("not_writable"));
+      await assert.rejects(ds.pruneAudit({ size: 3, subtrees: [], checkpoint: auditCheckpoint(3), time: "2024-01-02T00:00:00.000Z" }), isStorageError("not_writable"));
+      // Reads still work, and show nothing of the refused writes.
+      assert.deepEqual(await ds.auditHead(), { size: 3, checkpoint: undefined, pruned: undefined });
+      connectionOf(ds).pragma("query_only = OFF");
+      await ds.appendAudit(auditRows(3, 3), auditCheckpoint(6));
+      assert.equal((await ds.auditHead()).size, 6);
+    } finally {
+      await ds.close();
+    }
+  });
+
+  test("a full disk makes appends reject, and stores nothing of the batch", async () => {
+    const ds = SqliteDatastore.open(freshFile());
+    try {
+      await ds.appendAudit(auditRows(0, 3));
+      const db = connectionOf(ds);
+      // The file may not grow by a single page: as if the disk were full.
+      const pages = db.pragma("page_count", { simple: true }) as number;
+      db.pragma(`max_page_count = ${pages}`);
+      await assert.rejects(ds.appendAudit(auditRows(3, 500), auditCheckpoint(503)), isStorageError("not_writable"));
+      assert.deepEqual(await ds.auditHead(), { size: 3, checkpoint: undefined, pruned: undefined });
+      db.pragma("max_page_count = 1073741823");
+      await ds.appendAudit(auditRows(3, 500), auditCheckpoint(503));
+      assert.equal((await ds.auditHead()).size, 503);
+    } finally {
+      await ds.close();
     }
   });
 });

@@ -26,9 +26,9 @@ export function registerAccessRoutes(r: Router, deps: { policy: PolicyService; p
   r.add({
     method: "POST", url: "/stores/:store_id/access/v1/decide", summary: "Access decision (policies, risk, relationships, just-in-time)", tags: TAGS, scope: "check",
     params: storeParams, body: s.accessRequestBody,
-    handler: async ({ params, body, reply }) => {
+    handler: async ({ params, body, reply, req }) => {
       await policy.getStore(params.store_id);
-      const d = await pdp.decide(params.store_id, body as AccessRequest);
+      const d = await pdp.decide(params.store_id, body as AccessRequest, { via: "access.decide", client: req.principal?.id });
       reply.tenetDecision = d.decision === "allow";
       return d;
     },

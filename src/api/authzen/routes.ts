@@ -73,7 +73,7 @@ async function decideWithPolicies(pdp: AccessDecisionPoint, storeId: string, sub
     }
     throw err;
   }
-  const d = await pdp.decide(storeId, req);
+  const d = await pdp.decide(storeId, req, { via: "authzen.evaluation" });
   const context: Record<string, unknown> = { decision_id: d.decision_id, outcome: d.decision, reasons: d.reasons, policies: d.rules, risk: d.risk, relationships: d.relationships, obligations: d.obligations };
   if (d.policy_version !== undefined) context.policy_version = d.policy_version;
   if (d.challenge) context.challenge = d.challenge;

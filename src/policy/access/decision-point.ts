@@ -37,6 +37,17 @@ export interface JitAccess {
   notify(storeId: string, req: AccessRequest, obligations: Obligation[], decisionId: string): Promise<void>;
 }
 
+/** Who asked for a decision: the API (`access.decide`, `authzen.evaluation`, ...) and its credential. */
+export interface DecisionOrigin {
+  via: string;
+  client?: string | undefined;
+}
+
+/** Records decisions (the audit log). A decision leaves the decision point only once recorded. */
+export interface DecisionRecorder {
+  record(decision: AccessDecision, req: AccessRequest, origin: DecisionOrigin): Promise<void>;
+}
+
 export interface AccessDecision {
   decision: "allow" | "deny" | "challenge" | "pending";
   decision_id: string;
@@ -117,6 +128,8 @@ export class AccessDecisionPoint {
       risk?: RiskAssessor | undefined;
       jit?: JitAccess | undefined;
       zonesOf?: ((ip: string) => string[]) | undefined;
+      /** When set, every decision is recorded before it is returned; a failed record fails the decision. */
+      audit?: DecisionRecorder | undefined;
       now?: () => number;
       /** How long a loaded head is trusted before it is read again (ms). */
       refreshMs?: number;
@@ -144,11 +157,12 @@ export class AccessDecisionPoint {
   /**
    * A decision, synchronously, when everything it needs is in memory and nothing has to be filed
    * or sent (no pending approval, no notice): the in-process fast path. Undefined otherwise; then
-   * call `decide`. A head older than `refreshMs` is reloaded in the background meanwhile.
+   * call `decide`. A head older than `refreshMs` is reloaded in the background meanwhile. With an
+   * audit log there is no synchronous path: a decision waits for its record.
    */
   decideNow(storeId: string, req: AccessRequest): AccessDecision | undefined {
     const loaded = this.stores.get(storeId);
-    if (!loaded) return undefined;
+    if (!loaded || this.deps.audit) return undefined;
     if (this.now() - loaded.loadedAt > this.refreshMs) {
       // Failures surface on the next `decide`, which awaits the same load.
       this.load(storeId).catch(() => undefined);
@@ -156,11 +170,11 @@ export class AccessDecisionPoint {
     }
     const a = this.attempt(storeId, loaded, req);
     if (!a.ready || a.evaluation.decision === "pending" || (this.deps.jit && a.evaluation.decision === "allow" && hasNotice(a.evaluation))) return undefined;
-    this.record(loaded, req, a);
+    this.countShadow(loaded, req, a);
     return a.decision;
   }
 
-  async decide(storeId: string, req: AccessRequest): Promise<AccessDecision> {
+  async decide(storeId: string, req: AccessRequest, origin: DecisionOrigin = { via: "in-process" }): Promise<AccessDecision> {
     const loaded = await this.load(storeId);
     let a = this.attempt(storeId, loaded, req);
     // Each attempt says what it lacked first: the risk history, then (once risk is known and the
@@ -184,7 +198,9 @@ export class AccessDecisionPoint {
     // granted unreported (a failure here fails the decision). A pending request already goes to
     // its approvers, so only an allow sends it.
     if (this.deps.jit && decision.decision === "allow" && hasNotice(evaluation)) await this.deps.jit.notify(storeId, req, decision.obligations, decision.decision_id);
-    this.record(loaded, req, a);
+    // Fail closed: no decision leaves before its record is stored.
+    if (this.deps.audit) await this.deps.audit.record(decision, req, origin);
+    this.countShadow(loaded, req, a);
     return decision;
   }
 
@@ -220,7 +236,7 @@ export class AccessDecisionPoint {
   }
 
   /** Counts a decision that was answered in the shadow report. */
-  private record(loaded: Loaded, req: AccessRequest, a: Extract<Attempt, { ready: true }>): void {
+  private countShadow(loaded: Loaded, req: AccessRequest, a: Extract<Attempt, { ready: true }>): void {
     if (!a.shadow) return;
     const live = a.decision.decision;
     const r = loaded.report;

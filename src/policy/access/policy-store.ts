@@ -5,6 +5,7 @@
  * optionally, a shadow version (evaluated beside the live one, never enforced). History, diff and
  * rollback (a new version with an old version's content) work on those records.
  */
+import type { ChangeRecorder } from "../../audit/change-recorder.js";
 import { TenetError } from "../../errors.js";
 import { DocumentConflict, type DocumentsBackend } from "../../storage/interfaces.js";
 import { compilePolicySet, type CompiledPolicySet } from "./compile.js";
@@ -62,7 +63,11 @@ export function validatePolicySources(sources: PolicySource[]): CompiledPolicySe
 }
 
 export class AccessPolicyStore {
-  constructor(private readonly docs: DocumentsBackend) {}
+  constructor(
+    private readonly docs: DocumentsBackend,
+    /** Records applies, rollbacks and promotions in the audit log (when one is configured). */
+    private readonly changes?: ChangeRecorder,
+  ) {}
 
   /** Validates and compiles without storing (`--dry-run`, and the first step of apply). */
   validate(sources: PolicySource[]): CompiledPolicySet {
@@ -123,6 +128,13 @@ export class AccessPolicyStore {
       };
       try {
         await this.docs.putDocument(HEADS, storeId, body, headDoc?.version ?? 0);
+        await this.changes?.record({
+          type: "access_policy.apply",
+          activity: "update",
+          storeId,
+          entity: { type: "access_policy_set", uid: storeId, version: String(version.version) },
+          details: { mode: opts.mode ?? "live", policies: version.policies, comment: opts.comment, restored_from: opts.restoredFrom },
+        });
         return { version, compiled };
       } catch (err) {
         if (!(err instanceof DocumentConflict)) throw err;
@@ -148,6 +160,7 @@ export class AccessPolicyStore {
       throw new TenetError("conflict", `the shadow version is ${shadow}, not ${expected}: review it before promoting`);
     }
     await this.docs.putDocument(HEADS, storeId, { latest: headDoc.body.latest, live: shadow, shadow: undefined }, headDoc.version);
+    await this.changes?.record({ type: "access_policy.promote", activity: "update", storeId, entity: { type: "access_policy_set", uid: storeId, version: String(shadow) }, details: { previous_live: headDoc.body.live } });
     return shadow;
   }
 

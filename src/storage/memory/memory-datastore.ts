@@ -8,7 +8,25 @@ import type { AuthorizationModel } from "../../policy/model/types.js";
 import { tupleKeyString, type TupleKey, type TupleKeyWithoutCondition } from "../../policy/tuples/tuple.js";
 import { ulid } from "../../util/ulid.js";
 import {
+  AUDIT_FILTERS,
+  checkAuditBatch,
+  checkAuditQuery,
+  checkAuditStart,
+  checkCheckpoint,
+  checkListCheckpoints,
+  checkPruneRecord,
+  checkPruneSize,
+  checkReadAudit,
+  checkpointFork,
+  copyCheckpoint,
+  sameHash,
+} from "../audit-rows.js";
+import {
   type Assertion,
+  type AuditCheckpointRow,
+  type AuditPruneRow,
+  type AuditQuery,
+  type AuditRow,
   type Datastore,
   type ModelRecord,
   type Page,
@@ -34,6 +52,15 @@ interface StoreState {
   assertions: Map<string, Assertion[]>;
 }
 
+/** A copy whose bytes are the caller's no longer. */
+function copyAuditRow(r: AuditRow): AuditRow {
+  return { ...r, leafHash: new Uint8Array(r.leafHash) };
+}
+
+function copyPruneRow(p: AuditPruneRow): AuditPruneRow {
+  return { size: p.size, subtrees: p.subtrees.map((s) => new Uint8Array(s)), checkpoint: copyCheckpoint(p.checkpoint), time: p.time };
+}
+
 /** Newest first: by creation time (ISO 8601 strings sort by time), then by id. */
 function compareApiKeys(a: ApiKeyRecord, b: ApiKeyRecord): number {
   if (a.createdAt !== b.createdAt) return a.createdAt < b.createdAt ? 1 : -1;
@@ -55,6 +82,11 @@ export class MemoryDatastore implements Datastore {
   /** collection → id → record (bodies kept as JSON text, so callers never share objects). */
   private readonly documents = new Map<string, Map<string, { version: number; body: string; createdAt: string; updatedAt: string }>>();
   private readonly feed = new LocalChangeFeed();
+  /** The audit entries not pruned, in seq order: `auditEntries[i].seq === auditStart + i`. */
+  private auditEntries: AuditRow[] = [];
+  private auditStart = 0;
+  private readonly auditCheckpoints = new Map<number, AuditCheckpointRow>();
+  private auditPruned: AuditPruneRow | undefined;
 
   private state(storeId: string): StoreState {
     const s = this.stores.get(storeId);
@@ -228,5 +260,88 @@ export class MemoryDatastore implements Datastore {
 
   async deleteDocument(collection: string, id: string): Promise<boolean> {
     return this.documents.get(collection)?.delete(id) ?? false;
+  }
+
+  // ---- audit log ----
+  private get auditSize(): number {
+    return this.auditStart + this.auditEntries.length;
+  }
+
+  async appendAudit(rows: AuditRow[], checkpoint?: AuditCheckpointRow): Promise<void> {
+    checkAuditBatch(rows, checkpoint);
+    checkAuditStart(rows, this.auditSize);
+    // Checked before anything changes: a refused checkpoint stores none of the rows either.
+    if (checkpoint) this.checkNoFork(checkpoint);
+    for (const r of rows) this.auditEntries.push(copyAuditRow(r));
+    if (checkpoint) this.auditCheckpoints.set(checkpoint.size, copyCheckpoint(checkpoint));
+  }
+
+  async putAuditCheckpoint(checkpoint: AuditCheckpointRow): Promise<void> {
+    checkCheckpoint(checkpoint);
+    this.checkNoFork(checkpoint);
+    this.auditCheckpoints.set(checkpoint.size, copyCheckpoint(checkpoint));
+  }
+
+  private checkNoFork(c: AuditCheckpointRow): void {
+    const stored = this.auditCheckpoints.get(c.size);
+    if (stored && !sameHash(stored.rootHash, c.rootHash)) throw checkpointFork(c.size);
+  }
+
+  async auditHead(): Promise<{ size: number; checkpoint: AuditCheckpointRow | undefined; pruned: AuditPruneRow | undefined }> {
+    let latest: AuditCheckpointRow | undefined;
+    for (const c of this.auditCheckpoints.values()) if (!latest || c.size > latest.size) latest = c;
+    return {
+      size: this.auditSize,
+      checkpoint: latest && copyCheckpoint(latest),
+      pruned: this.auditPruned && copyPruneRow(this.auditPruned),
+    };
+  }
+
+  async readAudit(fromSeq: number, limit: number): Promise<AuditRow[]> {
+    checkReadAudit(fromSeq, limit);
+    const from = Math.max(fromSeq, this.auditStart) - this.auditStart;
+    const to = fromSeq + limit - this.auditStart;
+    return this.auditEntries.slice(from, Math.max(from, to)).map(copyAuditRow);
+  }
+
+  async queryAudit(q: AuditQuery): Promise<AuditRow[]> {
+    checkAuditQuery(q);
+    const matches = (r: AuditRow): boolean =>
+      (q.from === undefined || r.time >= q.from) && (q.to === undefined || r.time < q.to) && AUDIT_FILTERS.every(([key]) => q[key] === undefined || r[key] === q[key]);
+    // Indexes into auditEntries, bounds included, from the keyset bounds.
+    const lo = Math.max(0, (q.afterSeq ?? -1) + 1 - this.auditStart);
+    const hi = Math.min(this.auditEntries.length, (q.beforeSeq ?? Number.MAX_SAFE_INTEGER) - this.auditStart) - 1;
+    const out: AuditRow[] = [];
+    const desc = q.order === "desc";
+    for (let i = desc ? hi : lo; (desc ? i >= lo : i <= hi) && out.length < q.limit; i += desc ? -1 : 1) {
+      const r = this.auditEntries[i]!;
+      if (matches(r)) out.push(copyAuditRow(r));
+    }
+    return out;
+  }
+
+  async listAuditCheckpoints(fromSize: number, limit: number): Promise<AuditCheckpointRow[]> {
+    checkListCheckpoints(fromSize, limit);
+    return [...this.auditCheckpoints.values()]
+      .filter((c) => c.size >= fromSize)
+      .sort((a, b) => a.size - b.size)
+      .slice(0, limit)
+      .map(copyCheckpoint);
+  }
+
+  async getAuditCheckpoint(size: number): Promise<AuditCheckpointRow | undefined> {
+    const c = this.auditCheckpoints.get(size);
+    return c && copyCheckpoint(c);
+  }
+
+  async pruneAudit(record: AuditPruneRow): Promise<number> {
+    checkPruneRecord(record);
+    checkPruneSize(record, this.auditSize, this.auditPruned?.size ?? 0);
+    const deleted = Math.max(0, record.size - this.auditStart);
+    this.auditEntries = this.auditEntries.slice(deleted);
+    this.auditStart += deleted;
+    for (const size of this.auditCheckpoints.keys()) if (size < record.size) this.auditCheckpoints.delete(size);
+    this.auditPruned = copyPruneRow(record);
+    return deleted;
   }
 }

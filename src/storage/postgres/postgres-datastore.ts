@@ -18,8 +18,27 @@ import type { ApiKeyRecord, Scope } from "../../identity/api-keys/api-key.js";
 import type { AuthorizationModel } from "../../policy/model/types.js";
 import type { TupleKey, TupleKeyWithoutCondition } from "../../policy/tuples/tuple.js";
 import { ulid } from "../../util/ulid.js";
+import {
+  AUDIT_FILTERS,
+  checkAuditBatch,
+  checkAuditQuery,
+  checkAuditStart,
+  checkCheckpoint,
+  checkListCheckpoints,
+  checkPruneRecord,
+  checkPruneSize,
+  checkReadAudit,
+  checkpointFork,
+  joinSubtrees,
+  splitSubtrees,
+} from "../audit-rows.js";
 import { StorageError } from "../errors.js";
 import {
+  AuditConflict,
+  type AuditCheckpointRow,
+  type AuditPruneRow,
+  type AuditQuery,
+  type AuditRow,
   type Assertion,
   type Datastore,
   type ModelRecord,
@@ -102,6 +121,9 @@ interface KeyRow {
 }
 
 const TUPLE_COLUMNS = "object, relation, subject, condition_name, condition_context";
+const AUDIT_COLUMNS = "seq, time, type, class_uid, store_id, subject, resource, decision, policy, event, leaf_hash";
+/** First key of the audit log's advisory lock ("TAUD"); the second is a hash of the schema name. */
+const AUDIT_LOCK_CLASS = 0x54415544;
 const API_KEY_COLUMNS = "id, name, secret_hash, scopes, stores, created_at, revoked_at, rate_limit";
 const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
 
@@ -161,7 +183,90 @@ const SQL = {
   listDocuments: `SELECT id, version, body, created_at, updated_at FROM documents
     WHERE collection = $1 AND starts_with(id, $2) AND id > $3 ORDER BY id LIMIT $4`,
   deleteDocument: "DELETE FROM documents WHERE collection = $1 AND id = $2",
+  // Serialises the audit log's appends and prunes across replicas (released at commit).
+  lockAudit: "SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), ''))) AS locked",
+  // Entries ever appended: one past the last seq, or the prune point once everything is pruned.
+  auditSize: "SELECT greatest(coalesce((SELECT max(seq) + 1 FROM audit_entries), 0), coalesce((SELECT size FROM audit_pruned WHERE id = 1), 0)) AS size",
+  // The batch as arrays, one per column: one statement whatever the batch size.
+  insertAudit: `INSERT INTO audit_entries (${AUDIT_COLUMNS})
+    SELECT $1::bigint + k.ord - 1, k.time, k.type, k.class_uid, k.store_id, k.subject, k.resource, k.decision, k.policy, k.event, k.leaf_hash
+    FROM unnest($2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::bytea[]) WITH ORDINALITY
+      AS k(time, type, class_uid, store_id, subject, resource, decision, policy, event, leaf_hash, ord)`,
+  // A checkpoint of a stored size replaces it only if the roots agree (re-signed): no row changes otherwise.
+  putCheckpoint: `INSERT INTO audit_checkpoints (size, root_hash, time, note) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (size) DO UPDATE SET time = EXCLUDED.time, note = EXCLUDED.note WHERE audit_checkpoints.root_hash = EXCLUDED.root_hash`,
+  // Size, latest checkpoint and prune record of one snapshot, in one statement.
+  auditHead: `SELECT (SELECT max(seq) + 1 FROM audit_entries) AS next_seq,
+      c.size AS c_size, c.root_hash AS c_root_hash, c.time AS c_time, c.note AS c_note,
+      p.size AS p_size, p.subtrees AS p_subtrees, p.root_hash AS p_root_hash, p.checkpoint_time AS p_checkpoint_time, p.note AS p_note, p.time AS p_time
+    FROM (SELECT 1) AS one
+    LEFT JOIN LATERAL (SELECT size, root_hash, time, note FROM audit_checkpoints ORDER BY size DESC LIMIT 1) AS c ON true
+    LEFT JOIN audit_pruned AS p ON p.id = 1`,
+  prunedSize: "SELECT size FROM audit_pruned WHERE id = 1",
+  readAudit: `SELECT ${AUDIT_COLUMNS} FROM audit_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq`,
+  getCheckpoint: "SELECT size, root_hash, time, note FROM audit_checkpoints WHERE size = $1",
+  listCheckpoints: "SELECT size, root_hash, time, note FROM audit_checkpoints WHERE size >= $1 ORDER BY size LIMIT $2",
+  pruneEntries: "DELETE FROM audit_entries WHERE seq < $1",
+  pruneCheckpoints: "DELETE FROM audit_checkpoints WHERE size < $1",
+  putPruned: `INSERT INTO audit_pruned (id, size, subtrees, root_hash, checkpoint_time, note, time) VALUES (1, $1, $2, $3, $4, $5, $6)
+    ON CONFLICT (id) DO UPDATE SET size = EXCLUDED.size, subtrees = EXCLUDED.subtrees, root_hash = EXCLUDED.root_hash,
+      checkpoint_time = EXCLUDED.checkpoint_time, note = EXCLUDED.note, time = EXCLUDED.time`,
 } as const;
+
+interface AuditEntryRow {
+  seq: string;
+  time: string;
+  type: string;
+  class_uid: number;
+  store_id: string | null;
+  subject: string | null;
+  resource: string | null;
+  decision: string | null;
+  policy: string | null;
+  event: string;
+  leaf_hash: Buffer;
+}
+
+interface CheckpointRow {
+  size: string;
+  root_hash: Buffer;
+  time: string;
+  note: string;
+}
+
+interface AuditHeadRow {
+  next_seq: string | null;
+  c_size: string | null;
+  c_root_hash: Buffer | null;
+  c_time: string | null;
+  c_note: string | null;
+  p_size: string | null;
+  p_subtrees: Buffer | null;
+  p_root_hash: Buffer | null;
+  p_checkpoint_time: string | null;
+  p_note: string | null;
+  p_time: string | null;
+}
+
+function auditRow(r: AuditEntryRow): AuditRow {
+  return {
+    seq: Number(r.seq),
+    time: r.time,
+    type: r.type,
+    classUid: r.class_uid,
+    storeId: r.store_id,
+    subject: r.subject,
+    resource: r.resource,
+    decision: r.decision,
+    policy: r.policy,
+    event: r.event,
+    leafHash: r.leaf_hash,
+  };
+}
+
+function checkpointRow(r: CheckpointRow): AuditCheckpointRow {
+  return { size: Number(r.size), rootHash: r.root_hash, time: r.time, note: r.note };
+}
 
 function tupleKey(r: TupleRow): TupleKey {
   const key: TupleKey = { object: r.object, relation: r.relation, user: r.subject };
@@ -214,7 +319,7 @@ const UNAVAILABLE_NET = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI
  * text PostgreSQL cannot store into a validation error; passes anything else through.
  */
 export function classifyPostgresError(err: unknown, target: string): unknown {
-  if (err instanceof StorageError || err instanceof TenetError || err instanceof TupleWriteConflict) return err;
+  if (err instanceof StorageError || err instanceof TenetError || err instanceof TupleWriteConflict || err instanceof AuditConflict) return err;
   const code = (err as { code?: unknown }).code;
   const message = err instanceof Error ? err.message : String(err);
   if (typeof code === "string") {
@@ -588,6 +693,140 @@ export class PostgresDatastore implements Datastore {
   async revokeApiKey(id: string, at: string): Promise<boolean> {
     const r = await this.query("revoke_api_key", SQL.revokeApiKey, [id, at]);
     return (r.rowCount ?? 0) > 0;
+  }
+
+  // ---- audit log ----
+  /**
+   * One transaction under the audit lock: the size read is then the size the rows are inserted
+   * at, whichever replica appended last. The primary key on seq is the second line of defence:
+   * a writer that skipped the lock still cannot overwrite or duplicate an entry.
+   */
+  async appendAudit(rows: AuditRow[], checkpoint?: AuditCheckpointRow): Promise<void> {
+    checkAuditBatch(rows, checkpoint);
+    if (rows.length === 0) {
+      if (checkpoint) await this.putAuditCheckpoint(checkpoint);
+      return;
+    }
+    try {
+      await this.transaction("BEGIN", async (c) => {
+        await c.query({ name: "tenet_lock_audit", text: SQL.lockAudit, values: [AUDIT_LOCK_CLASS] });
+        const size = await c.query<{ size: string }>({ name: "tenet_audit_size", text: SQL.auditSize, values: [] });
+        checkAuditStart(rows, Number(size.rows[0]!.size));
+        await c.query({
+          name: "tenet_insert_audit",
+          text: SQL.insertAudit,
+          values: [
+            rows[0]!.seq,
+            rows.map((r) => r.time),
+            rows.map((r) => r.type),
+            rows.map((r) => r.classUid),
+            rows.map((r) => r.storeId),
+            rows.map((r) => r.subject),
+            rows.map((r) => r.resource),
+            rows.map((r) => r.decision),
+            rows.map((r) => r.policy),
+            rows.map((r) => r.event),
+            rows.map((r) => r.leafHash),
+          ],
+        });
+        if (checkpoint) await this.storeCheckpoint(c, checkpoint);
+      });
+    } catch (err) {
+      // A unique violation of the primary key: rows were written at these seqs without the lock.
+      const e = err as { code?: unknown; constraint?: unknown };
+      if (e.code === "23505" && e.constraint === "audit_entries_pkey") {
+        const size = await this.query<{ size: string }>("audit_size", SQL.auditSize, []);
+        throw new AuditConflict(Number(size.rows[0]!.size), rows[0]!.seq);
+      }
+      throw err;
+    }
+  }
+
+  async putAuditCheckpoint(checkpoint: AuditCheckpointRow): Promise<void> {
+    checkCheckpoint(checkpoint);
+    const r = await this.query("put_audit_checkpoint", SQL.putCheckpoint, [checkpoint.size, checkpoint.rootHash, checkpoint.time, checkpoint.note]);
+    if (r.rowCount === 0) throw checkpointFork(checkpoint.size);
+  }
+
+  private async storeCheckpoint(c: PoolClient, checkpoint: AuditCheckpointRow): Promise<void> {
+    const r = await c.query({ name: "tenet_put_audit_checkpoint", text: SQL.putCheckpoint, values: [checkpoint.size, checkpoint.rootHash, checkpoint.time, checkpoint.note] });
+    if (r.rowCount === 0) throw checkpointFork(checkpoint.size);
+  }
+
+  async auditHead(): Promise<{ size: number; checkpoint: AuditCheckpointRow | undefined; pruned: AuditPruneRow | undefined }> {
+    const r = (await this.query<AuditHeadRow>("audit_head", SQL.auditHead, [])).rows[0]!;
+    const checkpoint = r.c_size === null ? undefined : { size: Number(r.c_size), rootHash: r.c_root_hash!, time: r.c_time!, note: r.c_note! };
+    const pruned =
+      r.p_size === null
+        ? undefined
+        : {
+            size: Number(r.p_size),
+            subtrees: splitSubtrees(r.p_subtrees!),
+            checkpoint: { size: Number(r.p_size), rootHash: r.p_root_hash!, time: r.p_checkpoint_time!, note: r.p_note! },
+            time: r.p_time!,
+          };
+    return { size: Math.max(Number(r.next_seq ?? 0), pruned?.size ?? 0), checkpoint, pruned };
+  }
+
+  async readAudit(fromSeq: number, limit: number): Promise<AuditRow[]> {
+    checkReadAudit(fromSeq, limit);
+    return (await this.query<AuditEntryRow>("read_audit", SQL.readAudit, [fromSeq, fromSeq + limit])).rows.map(auditRow);
+  }
+
+  async queryAudit(q: AuditQuery): Promise<AuditRow[]> {
+    checkAuditQuery(q);
+    const where: string[] = [];
+    const values: unknown[] = [];
+    let shape = "";
+    for (const [key, column] of AUDIT_FILTERS) {
+      const v = q[key];
+      shape += v === undefined ? "_" : "f";
+      if (v === undefined) continue;
+      values.push(v);
+      where.push(`${column} = $${values.length}`);
+    }
+    const bounds: [unknown, string][] = [
+      [q.from, "time >="],
+      [q.to, "time <"],
+      [q.afterSeq, "seq >"],
+      [q.beforeSeq, "seq <"],
+    ];
+    for (const [v, cond] of bounds) {
+      shape += v === undefined ? "_" : "b";
+      if (v === undefined) continue;
+      values.push(v);
+      where.push(`${cond} $${values.length}`);
+    }
+    const order = q.order === "desc" ? "DESC" : "ASC";
+    values.push(q.limit);
+    const text = `SELECT ${AUDIT_COLUMNS} FROM audit_entries${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY seq ${order} LIMIT $${values.length}`;
+    return (await this.query<AuditEntryRow>(`audit_query_${shape}_${order.toLowerCase()}`, text, values)).rows.map(auditRow);
+  }
+
+  async listAuditCheckpoints(fromSize: number, limit: number): Promise<AuditCheckpointRow[]> {
+    checkListCheckpoints(fromSize, limit);
+    return (await this.query<CheckpointRow>("list_audit_checkpoints", SQL.listCheckpoints, [fromSize, limit])).rows.map(checkpointRow);
+  }
+
+  async getAuditCheckpoint(size: number): Promise<AuditCheckpointRow | undefined> {
+    if (!Number.isSafeInteger(size)) return undefined;
+    const row = (await this.query<CheckpointRow>("get_audit_checkpoint", SQL.getCheckpoint, [size])).rows[0];
+    return row && checkpointRow(row);
+  }
+
+  async pruneAudit(record: AuditPruneRow): Promise<number> {
+    checkPruneRecord(record);
+    return this.transaction("BEGIN", async (c) => {
+      await c.query({ name: "tenet_lock_audit", text: SQL.lockAudit, values: [AUDIT_LOCK_CLASS] });
+      const size = await c.query<{ size: string }>({ name: "tenet_audit_size", text: SQL.auditSize, values: [] });
+      const pruned = await c.query<{ size: string }>({ name: "tenet_audit_pruned_size", text: SQL.prunedSize, values: [] });
+      checkPruneSize(record, Number(size.rows[0]!.size), Number(pruned.rows[0]?.size ?? 0));
+      const deleted = await c.query({ name: "tenet_prune_audit_entries", text: SQL.pruneEntries, values: [record.size] });
+      await c.query({ name: "tenet_prune_audit_checkpoints", text: SQL.pruneCheckpoints, values: [record.size] });
+      const cp = record.checkpoint;
+      await c.query({ name: "tenet_put_audit_pruned", text: SQL.putPruned, values: [record.size, joinSubtrees(record.subtrees), cp.rootHash, cp.time, cp.note, record.time] });
+      return deleted.rowCount ?? 0;
+    });
   }
 
   // ---- change feed ----

@@ -21,8 +21,27 @@ import type { ApiKeyRecord, Scope } from "../../identity/api-keys/api-key.js";
 import type { AuthorizationModel } from "../../policy/model/types.js";
 import type { TupleKey, TupleKeyWithoutCondition } from "../../policy/tuples/tuple.js";
 import { ulid } from "../../util/ulid.js";
+import {
+  AUDIT_FILTERS,
+  checkAuditBatch,
+  checkAuditQuery,
+  checkAuditStart,
+  checkCheckpoint,
+  checkListCheckpoints,
+  checkPruneRecord,
+  checkPruneSize,
+  checkReadAudit,
+  checkpointFork,
+  joinSubtrees,
+  splitSubtrees,
+} from "../audit-rows.js";
 import { StorageError } from "../errors.js";
 import {
+  AuditConflict,
+  type AuditCheckpointRow,
+  type AuditPruneRow,
+  type AuditQuery,
+  type AuditRow,
   type Assertion,
   type Datastore,
   type ModelRecord,
@@ -101,6 +120,31 @@ interface ApiKeyRow {
 }
 
 const TUPLE_COLUMNS = "object, relation, subject, condition_name, condition_context";
+/** Selected under the AuditRow names, so that a row read is an AuditRow as it is (no copying). */
+const AUDIT_COLUMNS = "seq, time, type, class_uid AS classUid, store_id AS storeId, subject, resource, decision, policy, event, leaf_hash AS leafHash";
+const CHECKPOINT_COLUMNS = "size, root_hash AS rootHash, time, note";
+/** The audit filters' indexes, most selective first (a subject or resource has few entries, a decision many). */
+const AUDIT_INDEX_PRIORITY = [
+  ["subject", "audit_entries_by_subject"],
+  ["resource", "audit_entries_by_resource"],
+  ["policy", "audit_entries_by_policy"],
+  ["storeId", "audit_entries_by_store"],
+  ["type", "audit_entries_by_type"],
+  ["decision", "audit_entries_by_decision"],
+] as const satisfies ReadonlyArray<readonly [(typeof AUDIT_FILTERS)[number][0], string]>;
+
+interface PrunedRow {
+  size: number;
+  subtrees: Buffer;
+  root_hash: Buffer;
+  checkpoint_time: string;
+  note: string;
+  time: string;
+}
+
+function pruneRecord(r: PrunedRow): AuditPruneRow {
+  return { size: r.size, subtrees: splitSubtrees(r.subtrees), checkpoint: { size: r.size, rootHash: r.root_hash, time: r.checkpoint_time, note: r.note }, time: r.time };
+}
 
 function tupleKey(r: TupleRow): TupleKey {
   const key: TupleKey = { object: r.object, relation: r.relation, user: r.subject };
@@ -140,7 +184,7 @@ function storeNotFound(id: string): TenetError {
 
 /** Turns SQLite's failures of the file itself into StorageErrors; passes anything else through. */
 export function classifySqliteError(err: unknown, file: string): unknown {
-  if (err instanceof StorageError || err instanceof TenetError || err instanceof TupleWriteConflict) return err;
+  if (err instanceof StorageError || err instanceof TenetError || err instanceof TupleWriteConflict || err instanceof AuditConflict) return err;
   const code = (err as { code?: unknown }).code;
   const message = err instanceof Error ? err.message : String(err);
   if (typeof code === "string") {
@@ -166,6 +210,10 @@ export class SqliteDatastore implements Datastore {
   private readonly s;
   private readonly readTupleStatements = new Map<string, Sqlite.Statement<unknown[], TupleRecordRow>>();
   private readonly writeTx: (storeId: string, deletes: TupleKeyWithoutCondition[], writes: TupleKey[]) => number;
+  private readonly auditQueryStatements = new Map<string, Sqlite.Statement<unknown[], AuditRow>>();
+  private readonly appendAuditTx: (rows: AuditRow[], checkpoint: AuditCheckpointRow | undefined) => void;
+  private readonly pruneAuditTx: (record: AuditPruneRow) => number;
+  private readonly auditHeadTx: () => { size: number; checkpoint: AuditCheckpointRow | undefined; pruned: AuditPruneRow | undefined };
   private readonly feed = new LocalChangeFeed();
 
   /**
@@ -182,6 +230,10 @@ export class SqliteDatastore implements Datastore {
       setWalMode(db, busyTimeoutMs);
       // FULL: the WAL is synced at every commit, so an acknowledged write survives power loss.
       db.pragma("synchronous = FULL");
+      // The audit log appends ~1 KB per decision, spread over several indexes: copying the WAL
+      // back every 10,000 pages (~40 MB) instead of every 1,000 spares most rewrites of the same
+      // index pages (measured +30-45% appends/s on a 1M-entry log).
+      db.pragma("wal_autocheckpoint = 10000");
       db.pragma("foreign_keys = ON");
       const applied = migrateSqlite(db);
       return new SqliteDatastore(db, file, applied, opts);
@@ -262,6 +314,30 @@ export class SqliteDatastore implements Datastore {
         `SELECT revision, operation, ${TUPLE_COLUMNS}, changed_at FROM changelog
          WHERE store_id = ? AND revision > ? AND object >= ? AND object < ? ORDER BY revision, id LIMIT ?`,
       ),
+      // Entries ever appended: one past the last seq, or the prune point once everything is pruned.
+      auditSize: db
+        .prepare<[], number>("SELECT max(coalesce((SELECT max(seq) + 1 FROM audit_entries), 0), coalesce((SELECT size FROM audit_pruned WHERE id = 1), 0))")
+        .pluck(),
+      insertAudit: db.prepare<[number, string, string, number, string | null, string | null, string | null, string | null, string | null, string, Uint8Array]>(
+        "INSERT INTO audit_entries (seq, time, type, class_uid, store_id, subject, resource, decision, policy, event, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      ),
+      // A checkpoint of a stored size replaces it only if the roots agree (re-signed): no row changes otherwise.
+      putCheckpoint: db.prepare<[number, Uint8Array, string, string]>(
+        `INSERT INTO audit_checkpoints (size, root_hash, time, note) VALUES (?, ?, ?, ?)
+         ON CONFLICT (size) DO UPDATE SET time = excluded.time, note = excluded.note WHERE root_hash = excluded.root_hash`,
+      ),
+      latestCheckpoint: db.prepare<[], AuditCheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints ORDER BY size DESC LIMIT 1`),
+      getCheckpoint: db.prepare<[number], AuditCheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE size = ?`),
+      listCheckpoints: db.prepare<[number, number], AuditCheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE size >= ? ORDER BY size LIMIT ?`),
+      pruned: db.prepare<[], PrunedRow>("SELECT size, subtrees, root_hash, checkpoint_time, note, time FROM audit_pruned WHERE id = 1"),
+      readAudit: db.prepare<[number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq`),
+      pruneEntries: db.prepare<[number]>("DELETE FROM audit_entries WHERE seq < ?"),
+      pruneCheckpoints: db.prepare<[number]>("DELETE FROM audit_checkpoints WHERE size < ?"),
+      putPruned: db.prepare<[number, Buffer, Uint8Array, string, string, string]>(
+        `INSERT INTO audit_pruned (id, size, subtrees, root_hash, checkpoint_time, note, time) VALUES (1, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (id) DO UPDATE SET size = excluded.size, subtrees = excluded.subtrees, root_hash = excluded.root_hash,
+           checkpoint_time = excluded.checkpoint_time, note = excluded.note, time = excluded.time`,
+      ),
     };
     const s = this.s;
     this.writeTx = db
@@ -286,6 +362,25 @@ export class SqliteDatastore implements Datastore {
       })
       // IMMEDIATE takes the write lock at BEGIN, so two processes never deadlock upgrading a read lock.
       .immediate;
+    // The size is read under the write lock: no other process can append between check and insert.
+    this.appendAuditTx = db.transaction((rows: AuditRow[], checkpoint: AuditCheckpointRow | undefined): void => {
+      checkAuditStart(rows, s.auditSize.get()!);
+      for (const r of rows) s.insertAudit.run(r.seq, r.time, r.type, r.classUid, r.storeId, r.subject, r.resource, r.decision, r.policy, r.event, r.leafHash);
+      if (checkpoint && s.putCheckpoint.run(checkpoint.size, checkpoint.rootHash, checkpoint.time, checkpoint.note).changes === 0) throw checkpointFork(checkpoint.size);
+    }).immediate;
+    this.pruneAuditTx = db.transaction((record: AuditPruneRow): number => {
+      checkPruneSize(record, s.auditSize.get()!, s.pruned.get()?.size ?? 0);
+      const deleted = s.pruneEntries.run(record.size).changes;
+      s.pruneCheckpoints.run(record.size);
+      const c = record.checkpoint;
+      s.putPruned.run(record.size, joinSubtrees(record.subtrees), c.rootHash, c.time, c.note, record.time);
+      return deleted;
+    }).immediate;
+    // One read transaction: size, checkpoint and prune record of the same moment.
+    this.auditHeadTx = db.transaction(() => {
+      const pruned = s.pruned.get();
+      return { size: s.auditSize.get()!, checkpoint: s.latestCheckpoint.get(), pruned: pruned && pruneRecord(pruned) };
+    }).deferred;
   }
 
   /** Runs a statement, reporting failures of the database file itself as StorageErrors. */
@@ -504,6 +599,81 @@ export class SqliteDatastore implements Datastore {
 
   async revokeApiKey(id: string, at: string): Promise<boolean> {
     return this.guard(() => this.s.revokeApiKey.run(at, id).changes > 0);
+  }
+
+  // ---- audit log ----
+  async appendAudit(rows: AuditRow[], checkpoint?: AuditCheckpointRow): Promise<void> {
+    checkAuditBatch(rows, checkpoint);
+    if (rows.length === 0 && !checkpoint) return;
+    this.guard(() => this.appendAuditTx(rows, checkpoint));
+  }
+
+  async putAuditCheckpoint(checkpoint: AuditCheckpointRow): Promise<void> {
+    checkCheckpoint(checkpoint);
+    const changed = this.guard(() => this.s.putCheckpoint.run(checkpoint.size, checkpoint.rootHash, checkpoint.time, checkpoint.note).changes);
+    if (changed === 0) throw checkpointFork(checkpoint.size);
+  }
+
+  async auditHead(): Promise<{ size: number; checkpoint: AuditCheckpointRow | undefined; pruned: AuditPruneRow | undefined }> {
+    return this.guard(() => this.auditHeadTx());
+  }
+
+  async readAudit(fromSeq: number, limit: number): Promise<AuditRow[]> {
+    checkReadAudit(fromSeq, limit);
+    return this.guard(() => this.s.readAudit.all(fromSeq, fromSeq + limit));
+  }
+
+  async queryAudit(q: AuditQuery): Promise<AuditRow[]> {
+    checkAuditQuery(q);
+    const where: string[] = [];
+    const params: unknown[] = [];
+    let shape = "";
+    for (const [key, column] of AUDIT_FILTERS) {
+      const v = q[key];
+      shape += v === undefined ? "-" : "f";
+      if (v === undefined) continue;
+      where.push(`${column} = ?`);
+      params.push(v);
+    }
+    const bounds: [unknown, string][] = [
+      [q.from, "time >= ?"],
+      [q.to, "time < ?"],
+      [q.afterSeq, "seq > ?"],
+      [q.beforeSeq, "seq < ?"],
+    ];
+    for (const [v, cond] of bounds) {
+      shape += v === undefined ? "-" : "b";
+      if (v === undefined) continue;
+      where.push(cond);
+      params.push(v);
+    }
+    const order = q.order === "desc" ? "DESC" : "ASC";
+    shape += order;
+    let stmt = this.auditQueryStatements.get(shape);
+    if (!stmt) {
+      // Without statistics SQLite picks among the filters' indexes arbitrarily (decision, say,
+      // over subject); the most selective filter's index is named instead. With no filter but
+      // time, SQLite chooses between the seq order and the time index itself.
+      const index = AUDIT_INDEX_PRIORITY.find(([key]) => q[key] !== undefined)?.[1];
+      const from = index ? `audit_entries INDEXED BY ${index}` : "audit_entries";
+      stmt = this.db.prepare<unknown[], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM ${from}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY seq ${order} LIMIT ?`);
+      this.auditQueryStatements.set(shape, stmt);
+    }
+    return this.guard(() => stmt.all(...params, q.limit));
+  }
+
+  async listAuditCheckpoints(fromSize: number, limit: number): Promise<AuditCheckpointRow[]> {
+    checkListCheckpoints(fromSize, limit);
+    return this.guard(() => this.s.listCheckpoints.all(fromSize, limit));
+  }
+
+  async getAuditCheckpoint(size: number): Promise<AuditCheckpointRow | undefined> {
+    return this.guard(() => this.s.getCheckpoint.get(size));
+  }
+
+  async pruneAudit(record: AuditPruneRow): Promise<number> {
+    checkPruneRecord(record);
+    return this.guard(() => this.pruneAuditTx(record));
   }
 
   // ---- change feed ----

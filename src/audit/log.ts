@@ -1,0 +1,369 @@
+/**
+ * The audit log: an append-only RFC 6962 Merkle log over the storage's audit tables.
+ *
+ * - **Group commit.** `append` queues the event and resolves once the batch it joined is committed
+ *   (one transaction for every event that arrived while the previous batch was being written), so
+ *   throughput grows with load instead of paying one transaction per event.
+ * - **Fail closed.** `append` rejects unless the entry is durably stored: callers (the decision
+ *   point) answer nothing before it resolves. A failed commit rejects its whole batch, puts the
+ *   log in a failed state (reported by `status` and `onFailure`) and reloads the head from
+ *   storage before the next batch, so memory never runs ahead of what is stored. A queue past
+ *   `maxQueue` rejects at once (back-pressure, not unbounded memory).
+ * - **Checkpoints.** After a batch that crosses a multiple of `checkpointEvery` entries, or when
+ *   `checkpointIntervalMs` has passed since the last one, the tree head is signed (a C2SP signed
+ *   note) and stored in the same transaction as the batch; a timer signs a quiet log's tail.
+ * - **Only one writer.** Sequence numbers come from the in-memory head; a batch whose first seq
+ *   is not the stored size is refused by the storage (AuditConflict): another writer, or rows
+ *   inserted behind the log's back. The log then fails closed and reports it; it does not adopt
+ *   rows it did not write until it is reopened (and then `verify` says whether they are signed).
+ */
+import { TenetError } from "../errors.js";
+import type { AuditBackend, AuditCheckpointRow, AuditQuery, AuditRow } from "../storage/interfaces.js";
+import { type AuditEventInput, serializeEvent } from "./events.js";
+import { leafHash, sameHash } from "./merkle.js";
+import { Tree } from "./tree.js";
+
+/** Signs tree heads (the checkpoint note). */
+export interface CheckpointSigner {
+  sign(head: { size: number; rootHash: Uint8Array }): string;
+}
+
+export interface AuditLogOptions {
+  backend: AuditBackend;
+  signer: CheckpointSigner;
+  /** Sign a checkpoint at least every this many entries (default 1000). */
+  checkpointEvery?: number;
+  /** ...and at least this often while entries arrive (ms, default 5000). */
+  checkpointIntervalMs?: number;
+  /** Most events per transaction (default 2000). */
+  maxBatch?: number;
+  /** Most events waiting; beyond, append rejects at once (default 100,000). */
+  maxQueue?: number;
+  now?: () => number;
+  /** A commit failed (the batch was rejected): for logs and metrics. */
+  onFailure?: (err: unknown) => void;
+}
+
+export interface AuditLogStatus {
+  size: number;
+  checkpointSize: number;
+  queued: number;
+  /** False after a failed commit until a batch commits again. */
+  healthy: boolean;
+  failures: number;
+  lastError: string | undefined;
+  batches: number;
+}
+
+interface Waiting {
+  input: AuditEventInput;
+  resolve: (r: { seq: number; time: string }) => void;
+  reject: (err: unknown) => void;
+}
+
+const encoder = new TextEncoder();
+const PRUNE_STEP = 20_000;
+
+export class AuditLog {
+  private readonly backend: AuditBackend;
+  private readonly signer: CheckpointSigner;
+  private readonly every: number;
+  private readonly intervalMs: number;
+  private readonly maxBatch: number;
+  private readonly maxQueue: number;
+  private readonly now: () => number;
+  private readonly onFailure: (err: unknown) => void;
+  private tree: Tree;
+  private lastCheckpoint: AuditCheckpointRow | undefined;
+  private lastCheckpointAt: number;
+  private queue: Waiting[] = [];
+  private flushing = false;
+  /** Set by a failed commit: the head before it and the batch's leaf hashes, to check what landed. */
+  private unsure: { size: number; root: Uint8Array; batch: Uint8Array[] } | undefined;
+  private closed = false;
+  private lastTime = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly listeners = new Set<() => void>();
+  private readonly stats = { failures: 0, lastError: undefined as string | undefined, batches: 0, healthy: true };
+
+  private constructor(opts: AuditLogOptions, tree: Tree, checkpoint: AuditCheckpointRow | undefined) {
+    this.backend = opts.backend;
+    this.signer = opts.signer;
+    this.every = positive(opts.checkpointEvery, 1000, "checkpointEvery");
+    this.intervalMs = positive(opts.checkpointIntervalMs, 5000, "checkpointIntervalMs");
+    this.maxBatch = positive(opts.maxBatch, 2000, "maxBatch");
+    this.maxQueue = positive(opts.maxQueue, 100_000, "maxQueue");
+    this.now = opts.now ?? Date.now;
+    this.onFailure = opts.onFailure ?? (() => undefined);
+    this.tree = tree;
+    this.lastCheckpoint = checkpoint;
+    this.lastCheckpointAt = this.now();
+  }
+
+  /** Loads the stored log (rebuilding its tree) and starts the checkpoint timer. */
+  static async open(opts: AuditLogOptions): Promise<AuditLog> {
+    const { tree, checkpoint } = await loadTree(opts.backend);
+    const log = new AuditLog(opts, tree, checkpoint);
+    log.timer = setInterval(() => log.tick(), Math.min(log.intervalMs, 1000));
+    log.timer.unref();
+    return log;
+  }
+
+  get size(): number {
+    return this.tree.size;
+  }
+
+  /** The latest signed checkpoint. */
+  get checkpoint(): AuditCheckpointRow | undefined {
+    return this.lastCheckpoint;
+  }
+
+  status(): AuditLogStatus {
+    return {
+      size: this.tree.size,
+      checkpointSize: this.lastCheckpoint?.size ?? 0,
+      queued: this.queue.length,
+      healthy: this.stats.healthy,
+      failures: this.stats.failures,
+      lastError: this.stats.lastError,
+      batches: this.stats.batches,
+    };
+  }
+
+  /** Resolves with the entry's sequence number once it is durably stored; rejects otherwise. */
+  append(input: AuditEventInput): Promise<{ seq: number; time: string }> {
+    if (this.closed) return Promise.reject(new TenetError("audit_unavailable", "the audit log is closed"));
+    if (this.queue.length >= this.maxQueue) {
+      const err = new TenetError("audit_unavailable", `the audit log has ${this.queue.length} events waiting to be stored; retry`);
+      this.onFailure(err);
+      return Promise.reject(err);
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, resolve, reject });
+      // The first event of a burst waits one turn of the event loop, so the burst shares a batch.
+      if (!this.flushing) {
+        this.flushing = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  /** Called (synchronously, after commit) whenever entries were appended: exporters tail the log. */
+  onAppend(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  readAudit(fromSeq: number, limit: number): Promise<AuditRow[]> {
+    return this.backend.readAudit(fromSeq, limit);
+  }
+
+  queryAudit(q: AuditQuery): Promise<AuditRow[]> {
+    return this.backend.queryAudit(q);
+  }
+
+  /** RFC 9162 inclusion proof of entry `seq` in the tree of `size` entries. */
+  inclusionProof(seq: number, size: number): Uint8Array[] {
+    return this.tree.inclusionProof(seq, size);
+  }
+
+  /** RFC 9162 consistency proof between the trees of `first` and `second` entries. */
+  consistencyProof(first: number, second: number): Uint8Array[] {
+    return this.tree.consistencyProof(first, second);
+  }
+
+  rootAt(size: number): Uint8Array {
+    return this.tree.rootAt(size);
+  }
+
+  /** Signs and stores a checkpoint of everything appended so far (if not signed yet). */
+  async checkpointNow(): Promise<AuditCheckpointRow | undefined> {
+    await this.idle();
+    if (this.tree.size === (this.lastCheckpoint?.size ?? 0) && this.lastCheckpoint) return this.lastCheckpoint;
+    if (this.tree.size === 0) return undefined;
+    const cp = this.sign();
+    await this.backend.putAuditCheckpoint(cp);
+    this.lastCheckpoint = cp;
+    this.lastCheckpointAt = this.now();
+    return cp;
+  }
+
+  /**
+   * Retention: deletes the entries older than `before` (by their time). What is left stays
+   * verifiable: the pruned prefix is summarised by the roots of the perfect subtrees that covered
+   * it and by a checkpoint signed at exactly that size. Returns how many entries were deleted.
+   */
+  async prune(before: Date): Promise<number> {
+    await this.idle();
+    const cutoff = before.toISOString();
+    // The first entry at or after the cutoff: entries are appended in time order.
+    const [first] = await this.backend.queryAudit({ from: cutoff, order: "asc", limit: 1 });
+    const target = first ? first.seq : this.tree.size;
+    let deleted = 0;
+    // In steps, each its own transaction under its own checkpoint: a large prune never holds the
+    // database (or, with SQLite, the process) for long, and stopping half way leaves a valid log.
+    const head = await this.backend.auditHead();
+    for (let size = head.pruned?.size ?? 0; size < target; ) {
+      size = Math.min(target, size + PRUNE_STEP);
+      const rootHash = this.tree.rootAt(size);
+      const time = new Date(this.now()).toISOString();
+      const checkpoint: AuditCheckpointRow = { size, rootHash, time, note: this.signer.sign({ size, rootHash }) };
+      deleted += await this.backend.pruneAudit({ size, subtrees: this.tree.compactRange(size), checkpoint, time });
+      await new Promise((r) => setImmediate(r));
+    }
+    return deleted;
+  }
+
+  /** Stores what is queued, signs the tail and stops. */
+  async close(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.idle();
+    this.closed = true;
+    try {
+      if (this.stats.healthy) await this.checkpointNow();
+    } catch (err) {
+      this.onFailure(err);
+    }
+  }
+
+  private async idle(): Promise<void> {
+    while (this.flushing || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+  }
+
+  private tick(): void {
+    if (this.flushing || this.closed) return;
+    const signed = this.lastCheckpoint?.size ?? 0;
+    if (this.tree.size > signed && this.now() - this.lastCheckpointAt >= this.intervalMs) {
+      this.checkpointNow().catch((err) => this.failed(err));
+    }
+  }
+
+  private async flush(): Promise<void> {
+    try {
+      while (this.queue.length > 0) {
+        // A batch ends at the next multiple of `checkpointEvery`, so checkpoints fall exactly on
+        // multiples and each batch carries at most one.
+        const toNext = this.every - (this.tree.size % this.every);
+        const batch = this.queue.splice(0, Math.min(this.maxBatch, toNext));
+        try {
+          if (this.unsure) await this.reload();
+          const committed = await this.commit(batch);
+          this.stats.batches++;
+          this.stats.healthy = true;
+          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(committed[i]!);
+          for (const l of this.listeners) l();
+        } catch (err) {
+          this.failed(err);
+          const reason = err instanceof TenetError ? err : new TenetError("audit_unavailable", `the audit log could not store the event (${err instanceof Error ? err.message : String(err)}); nothing was decided`);
+          for (const w of batch) w.reject(reason);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async commit(batch: Waiting[]): Promise<Array<{ seq: number; time: string }>> {
+    const start = this.tree.size;
+    // Times never go backwards along the log (the clock may): a time range is a range of seqs.
+    const nowMs = Math.max(this.now(), this.lastTime);
+    this.lastTime = nowMs;
+    const time = new Date(nowMs).toISOString();
+    const rows: AuditRow[] = new Array(batch.length);
+    for (let i = 0; i < batch.length; i++) {
+      const { index, body } = batch[i]!.input;
+      const seq = start + i;
+      const event = serializeEvent(body, seq, nowMs);
+      const hash = leafHash(encoder.encode(event));
+      rows[i] = {
+        seq,
+        time,
+        type: index.type,
+        classUid: index.classUid,
+        storeId: index.storeId ?? null,
+        subject: index.subject ?? null,
+        resource: index.resource ?? null,
+        decision: index.decision ?? null,
+        policy: index.policy ?? null,
+        event,
+        leafHash: hash,
+      };
+    }
+    // The tree grows before the commit because the checkpoint signed with the batch needs the new
+    // root; a failed commit reloads the tree from storage (`unsure`).
+    const before = { size: start, root: this.tree.root(), batch: rows.map((r) => r.leafHash) };
+    for (const r of rows) this.tree.append(r.leafHash);
+    const signedSize = this.lastCheckpoint?.size ?? 0;
+    const due = this.tree.size % this.every === 0 || Math.floor(this.tree.size / this.every) > Math.floor(signedSize / this.every) || nowMs - this.lastCheckpointAt >= this.intervalMs;
+    const cp = due ? this.sign() : undefined;
+    try {
+      await this.backend.appendAudit(rows, cp);
+    } catch (err) {
+      this.unsure = before;
+      throw err;
+    }
+    if (cp) {
+      this.lastCheckpoint = cp;
+      this.lastCheckpointAt = nowMs;
+    }
+    return rows.map((r) => ({ seq: r.seq, time }));
+  }
+
+  private sign(): AuditCheckpointRow {
+    const size = this.tree.size;
+    const rootHash = this.tree.root();
+    return { size, rootHash, time: new Date(this.now()).toISOString(), note: this.signer.sign({ size, rootHash }) };
+  }
+
+  private failed(err: unknown): void {
+    this.stats.failures++;
+    this.stats.healthy = false;
+    this.stats.lastError = err instanceof Error ? err.message : String(err);
+    this.onFailure(err);
+  }
+
+  /**
+   * After a failed commit, storage says what happened: the batch either landed whole or not at
+   * all (one transaction). Anything else — a changed prefix, rows the log did not write — is
+   * tampering or a second writer: the log stays failed (every append rejects) until reopened.
+   */
+  private async reload(): Promise<void> {
+    const unsure = this.unsure!;
+    const { tree, checkpoint } = await loadTree(this.backend);
+    if (tree.size < unsure.size || !sameHash(tree.rootAt(unsure.size), unsure.root)) {
+      throw new TenetError("audit_unavailable", `the stored audit log no longer matches the first ${unsure.size} entries this process wrote; run \`tenet audit verify\``);
+    }
+    if (tree.size > unsure.size) {
+      const landed = tree.size - unsure.size === unsure.batch.length && (await this.backend.readAudit(unsure.size, unsure.batch.length)).every((r, i) => sameHash(r.leafHash, unsure.batch[i]!));
+      if (!landed) throw new TenetError("audit_unavailable", `the audit log holds ${tree.size - unsure.size} entries after ${unsure.size} that this process did not write; run \`tenet audit verify\``);
+    }
+    this.tree = tree;
+    this.lastCheckpoint = checkpoint;
+    this.unsure = undefined;
+  }
+}
+
+
+/** Rebuilds the tree from the stored leaf hashes (after the prune point, if any). */
+async function loadTree(backend: AuditBackend): Promise<{ tree: Tree; checkpoint: AuditCheckpointRow | undefined }> {
+  const head = await backend.auditHead();
+  const start = head.pruned?.size ?? 0;
+  const tree = head.pruned ? Tree.fromCompactRange(head.pruned.size, head.pruned.subtrees) : new Tree();
+  const PAGE = 10_000;
+  for (let from = start; from < head.size; from += PAGE) {
+    const rows = await backend.readAudit(from, Math.min(PAGE, head.size - from));
+    for (const r of rows) {
+      if (r.seq !== tree.size) throw new TenetError("audit_unavailable", `the audit log is missing entry ${tree.size} (found ${r.seq}); run \`tenet audit verify\``);
+      tree.append(r.leafHash);
+    }
+  }
+  if (tree.size !== head.size) throw new TenetError("audit_unavailable", `the audit log has ${tree.size} readable entries of ${head.size}; run \`tenet audit verify\``);
+  return { tree, checkpoint: head.checkpoint ?? head.pruned?.checkpoint };
+}
+
+function positive(v: number | undefined, dflt: number, name: string): number {
+  if (v === undefined) return dflt;
+  if (!Number.isInteger(v) || v < 1) throw new TypeError(`${name} must be a positive integer`);
+  return v;
+}

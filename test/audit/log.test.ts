@@ -1,0 +1,302 @@
+/**
+ * The audit log end to end over real storage (SQLite files, the PostgreSQL server): group
+ * commit, signed checkpoints, proofs that verify with the RFC 9162 algorithms, `verify` finding
+ * every kind of tampering done directly in the database tables, failing closed when the table
+ * cannot be written (and recovering), refusing rows it did not write, and pruning that keeps the
+ * rest verifiable.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import Database from "better-sqlite3";
+import { changeEvent, decisionEvent, type AuditEventInput } from "../../src/audit/events.js";
+import { leafHash, verifyConsistency, verifyInclusion } from "../../src/audit/merkle.js";
+import { openAuditPlane, type AuditPlane } from "../../src/audit/setup.js";
+import { verifyAuditLog } from "../../src/audit/verify.js";
+import { TenetError } from "../../src/errors.js";
+import type { Datastore } from "../../src/storage/interfaces.js";
+import { openDatastore } from "../../src/storage/open.js";
+import { PostgresDatastore } from "../../src/storage/postgres/postgres-datastore.js";
+import { adminQuery, createTestSchema, dropTestSchema, PG_SKIP, PG_URL } from "../storage/pg-test-schema.js";
+
+const dirs: string[] = [];
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+function tempDir(): string {
+  const d = mkdtempSync(join(tmpdir(), "tenet-audit-"));
+  dirs.push(d);
+  return d;
+}
+
+const MASTER = Buffer.alloc(32, 7).toString("base64");
+
+function decision(i: number): AuditEventInput {
+  return decisionEvent(
+    {
+      decision: i % 3 === 0 ? "deny" : "allow",
+      decisionId: `d-${i}`,
+      storeId: "01JSTORE0000000000000000000",
+      subject: { id: `user:u${i % 10}` },
+      resource: { type: "document", id: `doc-${i}` },
+      action: "viewer",
+      policyVersion: 1,
+      rules: [{ policy: "docs", rule: "view", effect: "allow", outcome: "matched" }],
+      risk: { score: 10, level: "low", reasons: [] },
+      reasons: ["allowed by docs/view"],
+      via: "test",
+      context: { token: "secret-value" },
+    },
+    undefined,
+  );
+}
+
+interface Opened {
+  ds: Datastore;
+  plane: AuditPlane;
+  dir: string;
+  reopen(): Promise<Opened>;
+  tamper(sql: string, values?: unknown[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function sqlite(opts: { checkpointEvery?: number } = {}): Promise<Opened> {
+  const dir = tempDir();
+  const open = async (): Promise<Opened> => {
+    const ds = await openDatastore({ dataDir: dir });
+    const plane = await openAuditPlane(ds, { dataDir: dir, env: { TENET_MASTER_KEY: MASTER }, checkpointEvery: opts.checkpointEvery ?? 10 });
+    return {
+      ds,
+      plane,
+      dir,
+      reopen: async () => open(),
+      tamper: async (sql, values = []) => {
+        const db = new Database(join(dir, "tenet.db"));
+        try {
+          db.prepare(sql).run(...(values as unknown[]));
+        } finally {
+          db.close();
+        }
+      },
+      close: async () => {
+        await plane.close();
+        await ds.close();
+      },
+    };
+  };
+  return open();
+}
+
+async function postgres(opts: { checkpointEvery?: number } = {}): Promise<Opened & { schema: string }> {
+  const schema = await createTestSchema();
+  const dir = tempDir();
+  const open = async (): Promise<Opened & { schema: string }> => {
+    const ds = await PostgresDatastore.open({ connectionString: PG_URL!, schema });
+    const plane = await openAuditPlane(ds, { dataDir: dir, env: { TENET_MASTER_KEY: MASTER }, checkpointEvery: opts.checkpointEvery ?? 10 });
+    return {
+      ds,
+      plane,
+      dir,
+      schema,
+      reopen: async () => open(),
+      tamper: async (sql, values = []) => {
+        await adminQuery(sql.replace(/\?/g, (() => { let i = 0; return () => `$${++i}`; })()), values, schema);
+      },
+      close: async () => {
+        await plane.close();
+        await ds.close();
+      },
+    };
+  };
+  return open();
+}
+
+async function fill(o: Opened, n: number): Promise<void> {
+  // All at once: the log batches them.
+  await Promise.all(Array.from({ length: n }, (_, i) => o.plane.log.append(decision(i))));
+  await o.plane.log.checkpointNow();
+}
+
+describe("audit log (SQLite)", () => {
+  test("group commit, checkpoints, proofs that verify, and a clean verify", async () => {
+    const o = await sqlite({ checkpointEvery: 100 });
+    try {
+      const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => o.plane.log.append(decision(i))));
+      assert.deepEqual(
+        results.map((r) => r.seq),
+        Array.from({ length: 1000 }, (_, i) => i),
+        "consecutive sequence numbers in append order",
+      );
+      const status = o.plane.log.status();
+      assert.ok(status.batches < 100, `1000 events in ${status.batches} transactions (group commit)`);
+      await o.plane.log.checkpointNow();
+      const cp = o.plane.log.checkpoint!;
+      assert.equal(cp.size, 1000);
+      const signed = o.plane.verifyNote(cp.note);
+      assert.equal(signed.size, 1000);
+
+      // Inclusion of entry 123 in the signed tree, checked with RFC 9162's algorithm.
+      const [row] = await o.ds.readAudit(123, 1);
+      assert.deepEqual(Buffer.from(row!.leafHash), leafHash(Buffer.from(row!.event)));
+      assert.ok(verifyInclusion(123, 1000, row!.leafHash, o.plane.log.inclusionProof(123, 1000), signed.rootHash));
+      assert.ok(!verifyInclusion(124, 1000, row!.leafHash, o.plane.log.inclusionProof(123, 1000), signed.rootHash));
+      // Consistency between two checkpoints.
+      const [c1] = await o.ds.listAuditCheckpoints(300, 1);
+      assert.ok(c1 && c1.size >= 300 && c1.size < 1000);
+      assert.ok(verifyConsistency(c1.size, 1000, c1.rootHash, signed.rootHash, o.plane.log.consistencyProof(c1.size, 1000)));
+
+      // Sensitive context is an HMAC, never in clear.
+      assert.doesNotMatch(row!.event, /secret-value/);
+      const report = await verifyAuditLog(o.ds, o.plane.verifyNote);
+      assert.equal(report.ok, true, JSON.stringify(report.problems));
+      assert.equal(report.entries, 1000);
+      assert.equal(report.verifiedSize, 1000);
+      assert.equal(report.unsignedTail, 0);
+    } finally {
+      await o.close();
+    }
+  });
+
+  test("verify names a modified event, a re-hashed modification's range, a removed entry and reordered entries", async () => {
+    const o = await sqlite();
+    await fill(o, 60);
+    await o.close();
+
+    // 1. Content changed, leaf hash left alone.
+    await o.tamper(`UPDATE audit_entries SET event = replace(event, '"decision":"deny"', '"decision":"allow"') WHERE seq = 12`);
+    const reopened1 = await openDatastore({ dataDir: o.dir });
+    let r = await verifyAuditLog(reopened1, (await o.reopen()).plane.verifyNote);
+    await reopened1.close();
+    assert.equal(r.ok, false);
+    assert.ok(r.problems.some((p) => p.kind === "modified" && p.seq === 12), JSON.stringify(r.problems));
+
+    // 2. Content changed and the leaf hash recomputed: the checkpoint covering it no longer matches.
+    const o2 = await sqlite();
+    await fill(o2, 60);
+    const plane2 = o2.plane;
+    await o2.close();
+    const [row] = await (async () => {
+      const ds = await openDatastore({ dataDir: o2.dir });
+      try {
+        return await ds.readAudit(25, 1);
+      } finally {
+        await ds.close();
+      }
+    })();
+    const forged = row!.event.replace('"decision":"allow"', '"decision":"deny"');
+    assert.notEqual(forged, row!.event);
+    await o2.tamper(`UPDATE audit_entries SET event = ?, leaf_hash = ? WHERE seq = 25`, [forged, leafHash(Buffer.from(forged))]);
+    const ds2 = await openDatastore({ dataDir: o2.dir });
+    r = await verifyAuditLog(ds2, plane2.verifyNote);
+    await ds2.close();
+    assert.equal(r.ok, false);
+    const mismatch = r.problems.find((p) => p.kind === "checkpoint_mismatch");
+    assert.ok(mismatch, JSON.stringify(r.problems));
+    assert.ok(mismatch.seq! <= 25 && 25 < mismatch.endSeq!, `the reported range [${mismatch.seq}, ${mismatch.endSeq}) holds entry 25`);
+    assert.equal(r.verifiedSize, 20, "checkpoints up to 20 still verify");
+
+    // 3. A removed entry, and 4. two entries swapped (events and hashes together).
+    const o3 = await sqlite();
+    await fill(o3, 40);
+    const plane3 = o3.plane;
+    await o3.close();
+    await o3.tamper(`DELETE FROM audit_entries WHERE seq = 7`);
+    await o3.tamper(`UPDATE audit_entries SET seq = -1 WHERE seq = 30`);
+    await o3.tamper(`UPDATE audit_entries SET seq = 30 WHERE seq = 31`);
+    await o3.tamper(`UPDATE audit_entries SET seq = 31 WHERE seq = -1`);
+    const ds3 = await openDatastore({ dataDir: o3.dir });
+    r = await verifyAuditLog(ds3, plane3.verifyNote);
+    await ds3.close();
+    assert.ok(r.problems.some((p) => p.kind === "removed" && p.seq === 7 && p.endSeq === 8), JSON.stringify(r.problems));
+    assert.ok(r.problems.some((p) => p.kind === "inserted_or_reordered" && p.seq === 30));
+    assert.ok(r.problems.some((p) => p.kind === "inserted_or_reordered" && p.seq === 31));
+  });
+
+  test("a forged checkpoint, and entries cut from the end, are reported", async () => {
+    const o = await sqlite();
+    await fill(o, 30);
+    const plane = o.plane;
+    await o.close();
+    await o.tamper(`UPDATE audit_checkpoints SET note = replace(note, char(10) || '20' || char(10), char(10) || '21' || char(10)) WHERE size = 20`);
+    await o.tamper(`DELETE FROM audit_entries WHERE seq >= 25`);
+    const ds = await openDatastore({ dataDir: o.dir });
+    const r = await verifyAuditLog(ds, plane.verifyNote);
+    await ds.close();
+    assert.ok(r.problems.some((p) => p.kind === "bad_checkpoint" && p.checkpointSize === 20), JSON.stringify(r.problems));
+    assert.ok(r.problems.some((p) => p.kind === "count_mismatch"), "a checkpoint signs 30 entries but 25 remain");
+  });
+
+  test("fails closed when the table cannot be written, then recovers; refuses rows it did not write", async () => {
+    const o = await sqlite();
+    try {
+      await fill(o, 5);
+      await o.tamper(`ALTER TABLE audit_entries RENAME TO audit_entries_away`);
+      await assert.rejects(o.plane.log.append(decision(100)), (err: unknown) => err instanceof TenetError && err.code === "audit_unavailable");
+      assert.equal(o.plane.log.status().healthy, false);
+      await o.tamper(`ALTER TABLE audit_entries_away RENAME TO audit_entries`);
+      const ok = await o.plane.log.append(decision(101));
+      assert.equal(ok.seq, 5, "nothing was stored for the failed append; the next entry takes its place");
+      assert.equal(o.plane.log.status().healthy, true);
+
+      // A row slipped in behind the log's back: the next append conflicts and the log stays failed.
+      const [last] = await o.ds.readAudit(5, 1);
+      await o.tamper(`INSERT INTO audit_entries (seq, time, type, class_uid, event, leaf_hash) VALUES (6, ?, 'access.decision', 6003, ?, ?)`, [last!.time, '{"forged":true}', leafHash(Buffer.from('{"forged":true}'))]);
+      await assert.rejects(o.plane.log.append(decision(102)));
+      await assert.rejects(o.plane.log.append(decision(103)), /did not write/);
+    } finally {
+      await o.close().catch(() => undefined);
+    }
+  });
+
+  test("pruning keeps the rest verifiable and appends continue", async () => {
+    let now = Date.parse("2026-01-01T00:00:00Z");
+    const dir = tempDir();
+    const ds = await openDatastore({ dataDir: dir });
+    const plane = await openAuditPlane(ds, { dataDir: dir, env: { TENET_MASTER_KEY: MASTER }, checkpointEvery: 10, now: () => now });
+    try {
+      for (let i = 0; i < 50; i++) {
+        await plane.log.append(decision(i));
+        now += 60_000;
+      }
+      const deleted = await plane.log.prune(new Date(Date.parse("2026-01-01T00:30:00Z")));
+      assert.equal(deleted, 30);
+      assert.equal((await ds.readAudit(0, 100)).length, 20);
+      for (let i = 50; i < 55; i++) await plane.log.append(decision(i));
+      await plane.log.checkpointNow();
+      const r = await verifyAuditLog(ds, plane.verifyNote);
+      assert.equal(r.ok, true, JSON.stringify(r.problems));
+      assert.equal(r.prunedBefore, 30);
+      assert.equal(r.entries, 25);
+      assert.equal(r.verifiedSize, 55);
+      const reopened = await openAuditPlane(ds, { dataDir: dir, env: { TENET_MASTER_KEY: MASTER } });
+      assert.equal(reopened.log.size, 55, "the tree is rebuilt from the pruned summary and the rest");
+      assert.equal((await reopened.log.append(changeEvent({ type: "store.create", activity: "create", actor: "test", entity: { type: "store", uid: "s" } }, undefined))).seq, 55);
+      await reopened.close();
+    } finally {
+      await plane.close();
+      await ds.close();
+    }
+  });
+});
+
+describe("audit log (PostgreSQL)", { skip: PG_SKIP }, () => {
+  test("tampering in the PostgreSQL tables is detected", async () => {
+    const o = await postgres();
+    try {
+      await fill(o, 40);
+      let r = await verifyAuditLog(o.ds, o.plane.verifyNote);
+      assert.equal(r.ok, true, JSON.stringify(r.problems));
+      await o.tamper(`UPDATE audit_entries SET event = replace(event, 'viewer', 'editor') WHERE seq = 3`);
+      await o.tamper(`DELETE FROM audit_entries WHERE seq = 17`);
+      r = await verifyAuditLog(o.ds, o.plane.verifyNote);
+      assert.ok(r.problems.some((p) => p.kind === "modified" && p.seq === 3), JSON.stringify(r.problems));
+      assert.ok(r.problems.some((p) => p.kind === "removed" && p.seq === 17));
+    } finally {
+      await o.close();
+      await dropTestSchema(o.schema);
+    }
+  });
+});
