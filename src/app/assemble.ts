@@ -16,6 +16,11 @@ import { registerAuthzenRoutes } from "../api/authzen/routes.js";
 import { registerJitRoutes } from "../api/jit/routes.js";
 import { createMetrics, registerMetrics } from "../api/metrics/metrics.js";
 import { buildServer } from "../api/server.js";
+import { registerAuditRoutes } from "../api/audit/routes.js";
+import { createAuditExporter } from "../audit/export/exporter.js";
+import { exportMetrics } from "../audit/export/metrics.js";
+import { auditMetrics } from "../audit/metrics.js";
+import { type AuditPlane, openAuditPlane } from "../audit/setup.js";
 import type { AccessConfig } from "../config/access-config.js";
 import { EngineRiskAssessor } from "../policy/access/adapters/risk-assessor.js";
 import { ServiceJitAccess } from "../policy/access/adapters/jit-access.js";
@@ -41,6 +46,9 @@ export interface AuthzenOptions {
 export interface AssembleOptions {
   ds: Datastore;
   access: AccessConfig;
+  /** The data directory (the master key file lives there unless TENET_MASTER_KEY is set). */
+  dataDir: string;
+  env?: Record<string, string | undefined>;
   /** Trusted OIDC issuers for bearer JWTs; null = API keys only. */
   jwt?: JwtVerifier | null;
   /** How long the authenticator caches a key (ms). */
@@ -66,6 +74,7 @@ export interface Assembled {
   pdp: AccessDecisionPoint;
   jit: JitService;
   outbox: Outbox;
+  audit: AuditPlane;
   /** The AuthZEN options object the routes read (with the decision point). */
   authzen: AuthzenOptions & { access: AccessDecisionPoint };
   /** Risk data that did not load (lists, feeds, the geolocation database): say so at start. */
@@ -75,14 +84,28 @@ export interface Assembled {
 
 export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   const { ds, access } = opts;
-  const policy = new PolicyService(ds);
-  const auth = new ApiAuthenticator(ds, opts.jwt ?? null, opts.authCacheMs ?? 5000);
-  const policies = new AccessPolicyStore(ds);
-
   // Runtime problems of background work are logged once the server (and its logger) exists.
   let log: (msg: string, err?: unknown) => void = () => undefined;
-
   const warnings: string[] = [];
+
+  // The audit log first: every decision and change below is recorded through it.
+  let auditFailures = 0;
+  const audit = await openAuditPlane(ds, {
+    dataDir: opts.dataDir,
+    env: opts.env ?? process.env,
+    origin: access.audit.origin,
+    checkpointEvery: access.audit.checkpointEvery,
+    checkpointIntervalMs: access.audit.checkpointIntervalMs,
+    onFailure: (err) => {
+      auditFailures++;
+      log("the audit log could not store events: decisions fail closed until it can", err);
+    },
+  });
+  warnings.push(...audit.warnings, ...access.audit.export.warnings);
+  const policy = new PolicyService(ds, { changes: audit.changes });
+  const auth = new ApiAuthenticator(ds, opts.jwt ?? null, opts.authCacheMs ?? 5000);
+  const policies = new AccessPolicyStore(ds, audit.changes);
+
   let risk: EngineRiskAssessor | undefined;
   if (opts.riskEngine !== false) {
     const resources = loadRiskResources(access.risk, { baseDir: access.baseDir });
@@ -109,7 +132,15 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
     onError: (err) => log("webhook delivery failed", err),
   });
 
-  const pdp = new AccessDecisionPoint({ policy, policies, risk, jit: jitAccess, zonesOf: compileZones(access.zones) });
+  const pdp = new AccessDecisionPoint({ policy, policies, risk, jit: jitAccess, zonesOf: compileZones(access.zones), audit: audit.decisions });
+  const exporter = createAuditExporter(access.audit.export, {
+    source: audit.log,
+    documents: ds,
+    log: (level, msg, err) => log(`audit export (${level}): ${msg}`, err),
+  });
+  const metrics = createMetrics(policy);
+  exportMetrics(exporter, metrics.registry);
+  auditMetrics(audit.log, () => auditFailures, metrics.registry);
   // The caller's object itself: the routes read it on every request, so later changes count.
   const authzen = Object.assign(opts.authzen, { access: pdp });
   const app = await buildServer({
@@ -122,7 +153,8 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
       (r) => registerAuthzenRoutes(r, policy, authzen),
       (r) => registerAccessRoutes(r, { policy, policies, pdp }),
       (r) => registerJitRoutes(r, jit),
-      registerMetrics(createMetrics(policy)),
+      (r) => registerAuditRoutes(r, { log: audit.log, publicKey: audit.publicKey }),
+      registerMetrics(metrics),
     ],
   });
   log = (msg, err) => (err === undefined ? app.log.warn(msg) : app.log.warn({ err }, msg));
@@ -131,6 +163,26 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   jit.start({ onError: (err) => log("just-in-time access housekeeping failed", err) });
   // Without endpoints every event is only recorded: there is nothing to deliver.
   if (access.jit.webhooks.length > 0) webhooks.start();
+  await exporter.start();
+  // Retention: prune hourly (and once at start) what is older than the configured age.
+  const retentionMs = access.audit.retentionMs;
+  let pruneTimer: NodeJS.Timeout | undefined;
+  if (retentionMs !== undefined) {
+    let pruning = false;
+    const prune = () => {
+      if (pruning) return;
+      pruning = true;
+      // Never past what every export sink has delivered: receivers must not miss entries.
+      const low = exporter.lowWatermark();
+      audit.log
+        .prune(new Date(Date.now() - retentionMs), low)
+        .catch((err) => log("audit retention: pruning failed", err))
+        .finally(() => (pruning = false));
+    };
+    prune();
+    pruneTimer = setInterval(prune, 3600_000);
+    pruneTimer.unref();
+  }
   // Background work starts last, once nothing above can fail and leave it running.
   const stopSync = opts.syncIntervalMs === undefined ? async () => undefined : await policy.startSync({ pollMs: opts.syncIntervalMs });
 
@@ -138,9 +190,13 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   const close = () =>
     (closed ??= (async () => {
       await app.close();
+      if (pruneTimer) clearInterval(pruneTimer);
       jit.stop();
       await webhooks.stop();
       await stopSync();
+      // After the server: the last decisions are recorded; then the exporter sends what it can.
+      await audit.close();
+      await exporter.stop();
     })());
-  return { app, policy, auth, policies, pdp, jit, outbox, authzen, warnings, close };
+  return { app, policy, auth, policies, pdp, jit, outbox, audit, authzen, warnings, close };
 }

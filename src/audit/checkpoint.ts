@@ -8,7 +8,7 @@
  * with a message saying what is wrong.
  */
 import { HASH_SIZE } from "./merkle.js";
-import { controlCharacter, decodeBase64, type Note, NoteError, type NoteSignature, type NoteSigner, openNote, parseNote, signNote, type VerifierKey } from "./signed-note.js";
+import { controlCharacter, decodeBase64, type Note, NoteError, type NoteSignature, type NoteSigner, parseNote, signNote, type VerifierKey, verifyNoteSignatures } from "./signed-note.js";
 
 export interface Checkpoint {
   /** The log's identity, e.g. `tenet.example.com/audit`. */
@@ -74,8 +74,9 @@ export function parseCheckpoint(note: string | Uint8Array): ParsedCheckpoint {
 export function verifyCheckpoint(note: string | Uint8Array, keys: VerifierKey | readonly VerifierKey[], opts: { origin?: string } = {}): VerifiedCheckpoint {
   // The body is parsed before signatures are checked: a malformed checkpoint is reported as
   // such even when it is signed.
-  const cp = parseCheckpointText(parseNote(note));
-  const { verified } = openNote(note, keys);
+  const parsed = parseNote(note);
+  const cp = parseCheckpointText(parsed);
+  const verified = verifyNoteSignatures(parsed, keys);
   if (opts.origin !== undefined && cp.origin !== opts.origin) {
     throw new NoteError("wrong_origin", `the checkpoint is of log ${JSON.stringify(cp.origin)}, not ${JSON.stringify(opts.origin)}`);
   }

@@ -191,14 +191,15 @@ export class AuditLog {
   /**
    * Retention: deletes the entries older than `before` (by their time). What is left stays
    * verifiable: the pruned prefix is summarised by the roots of the perfect subtrees that covered
-   * it and by a checkpoint signed at exactly that size. Returns how many entries were deleted.
+   * it and by a checkpoint signed at exactly that size. `notPast`: never prune entries from this
+   * seq on (what an export sink has not delivered yet). Returns how many entries were deleted.
    */
-  async prune(before: Date): Promise<number> {
+  async prune(before: Date, notPast?: number): Promise<number> {
     await this.idle();
     const cutoff = before.toISOString();
     // The first entry at or after the cutoff: entries are appended in time order.
     const [first] = await this.backend.queryAudit({ from: cutoff, order: "asc", limit: 1 });
-    const target = first ? first.seq : this.tree.size;
+    const target = Math.min(first ? first.seq : this.tree.size, notPast ?? Number.POSITIVE_INFINITY);
     let deleted = 0;
     // In steps, each its own transaction under its own checkpoint: a large prune never holds the
     // database (or, with SQLite, the process) for long, and stopping half way leaves a valid log.

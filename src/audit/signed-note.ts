@@ -81,7 +81,7 @@ const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[
 // Unicode White_Space is the set Go's unicode.IsSpace tests.
 const NAME_FORBIDDEN = /[\p{White_Space}+]/u;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
-// PKCS#8 / SPKI DER prefixes of Ed25519 keys (RFC 8410), to go between raw keys and KeyObjects.
+// The SPKI DER prefix of an Ed25519 public key (RFC 8410): raw key -> KeyObject.
 const SPKI_ED25519 = Buffer.from("302a300506032b6570032100", "hex");
 
 /** Key names: non-empty, no Unicode spaces, no plus (signed-note §Format). */
@@ -203,8 +203,13 @@ export function parseNote(note: string | Uint8Array): Note {
  * have signed (else "unverified").
  */
 export function openNote(note: string | Uint8Array, keys: VerifierKey | readonly VerifierKey[]): OpenedNote {
-  const list = Array.isArray(keys) ? (keys as readonly VerifierKey[]) : [keys as VerifierKey];
   const parsed = parseNote(note);
+  return { ...parsed, verified: verifyNoteSignatures(parsed, keys) };
+}
+
+/** The signature checks of openNote on an already parsed note; returns the verified signatures. */
+export function verifyNoteSignatures(parsed: Note, keys: VerifierKey | readonly VerifierKey[]): NoteSignature[] {
+  const list = Array.isArray(keys) ? (keys as readonly VerifierKey[]) : [keys as VerifierKey];
   const text = encoder.encode(parsed.text);
   const verified: NoteSignature[] = [];
   const seen = new Set<string>();
@@ -222,7 +227,7 @@ export function openNote(note: string | Uint8Array, keys: VerifierKey | readonly
     const known = list.map((k) => `${k.name}+${hex8(k.keyId)}`).join(", ") || "none";
     throw new NoteError("unverified", `the note has no signature by a known key (known: ${known})`);
   }
-  return { ...parsed, verified };
+  return verified;
 }
 
 /** The offset of the first ASCII control character other than newline (signed-note §Format), or -1. */

@@ -10,6 +10,7 @@ import { migrateCommand } from "./commands/migrate.js";
 import { storeCommand } from "./commands/store.js";
 import { tokenCommand } from "./commands/token.js";
 import { policyCommand } from "./commands/policy.js";
+import { auditCommand } from "./commands/audit.js";
 
 const USAGE = `usage: tenet <command> [options]
 
@@ -23,6 +24,7 @@ commands:
   token create|list|revoke   manage API keys for Tenet's API
   policy apply -f DIR --store ID [--shadow] [--dry-run]
                              validate and apply access policies (also: validate, history, diff, rollback, promote)
+  audit verify [--key VKEY]  check the audit log against its signed checkpoints (also: proof SEQ, query ...)
   test FILE...               run YAML tests: OpenFGA-format model tests and access-policy tests
   model validate FILE        validate an authorization model (DSL .fga or JSON)
   model transform FILE       print a model as JSON (from DSL) or DSL (from JSON)
@@ -57,6 +59,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         return await tokenCommand(rest, io);
       case "policy":
         return await policyCommand(rest, io);
+      case "audit":
+        return await auditCommand(rest, io);
       case undefined:
       case "help":
       case "--help":

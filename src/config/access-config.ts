@@ -24,6 +24,7 @@
  * webhook secret is not enumerable, so logging or serialising the configuration does not show it.
  * Relative file names in `risk` are resolved against the file's directory.
  */
+import { type AuditExportConfig, parseExportConfig } from "../audit/export/config.js";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
@@ -50,6 +51,16 @@ export interface AccessConfig {
     webhooks: WebhookEndpoint[];
   };
   notify: { security: string[] };
+  audit: {
+    /** Sign a checkpoint every this many entries, and at least this often (ms). */
+    checkpointEvery: number;
+    checkpointIntervalMs: number;
+    /** Entries older than this are pruned (ms); undefined = kept forever. */
+    retentionMs: number | undefined;
+    /** The log's identity in checkpoints (and the signing key's name). */
+    origin: string;
+    export: AuditExportConfig;
+  };
 }
 
 const ZONE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -91,6 +102,23 @@ const schema = z.strictObject({
     })
     .prefault({}),
   notify: z.strictObject({ security: z.array(subjectId).default([]) }).prefault({}),
+  audit: z
+    .strictObject({
+      checkpointEvery: z.number().int().min(1).max(1_000_000).default(1000),
+      checkpointInterval: duration("5s"),
+      /** e.g. `90d`, `400d`; absent = keep everything. */
+      retention: z
+        .string()
+        .refine((s) => valid(() => parseDuration(s)), "must be a duration such as '90d' or '2160h'")
+        .optional(),
+      origin: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$/, "must be a log name such as 'tenet.example.com/audit' (no spaces or '+')")
+        .default("tenet/audit"),
+      /** Checked by parseExportConfig, whose messages know its fields. */
+      export: z.unknown().optional(),
+    })
+    .prefault({}),
 });
 
 export interface ParseAccessConfigOptions {
@@ -108,7 +136,14 @@ export function parseAccessConfig(raw: unknown, opts: ParseAccessConfigOptions =
   const details: ErrorDetail[] = [];
   const parsed = schema.safeParse(raw ?? {});
   if (!parsed.success) for (const i of parsed.error.issues) details.push(...issueDetails(i));
-  const input = (typeof raw === "object" && raw !== null ? raw : {}) as { risk?: unknown; jit?: { webhooks?: unknown } | null };
+  const input = (typeof raw === "object" && raw !== null ? raw : {}) as { risk?: unknown; jit?: { webhooks?: unknown } | null; audit?: { export?: unknown } | null };
+  let exportConfig: AuditExportConfig | undefined;
+  try {
+    exportConfig = parseExportConfig(input.audit?.export, { at: "audit.export", ...(opts.source !== undefined ? { source: opts.source } : {}), baseDir: opts.baseDir ?? (opts.source !== undefined ? dirname(resolve(opts.source)) : process.cwd()), env: opts.env ?? process.env });
+  } catch (err) {
+    if (!(err instanceof TenetError)) throw err;
+    details.push(...(err.details.length > 0 ? err.details : [{ where: "audit.export", message: err.message }]));
+  }
   let risk: RiskConfig | undefined;
   try {
     risk = parseRiskConfig(input.risk, "risk");
@@ -138,10 +173,10 @@ export function parseAccessConfig(raw: unknown, opts: ParseAccessConfigOptions =
       }
     }
   }
-  if (details.length > 0 || !parsed.success || risk === undefined) {
+  if (details.length > 0 || !parsed.success || risk === undefined || exportConfig === undefined) {
     throw new TenetError("validation_error", `invalid access configuration in ${where}: ${details.map((d) => `${d.where}: ${d.message}`).join("; ")}`, { details });
   }
-  const { zones, jit, notify } = parsed.data;
+  const { zones, jit, notify, audit } = parsed.data;
   return {
     source: opts.source,
     baseDir: opts.baseDir ?? (opts.source !== undefined ? dirname(resolve(opts.source)) : process.cwd()),
@@ -149,6 +184,13 @@ export function parseAccessConfig(raw: unknown, opts: ParseAccessConfigOptions =
     zones,
     jit: { maxDuration: jit.maxDuration, breakGlassMaxDuration: jit.breakGlassMaxDuration, pendingTtl: jit.pendingTtl, webhooks },
     notify,
+    audit: {
+      checkpointEvery: audit.checkpointEvery,
+      checkpointIntervalMs: parseDuration(audit.checkpointInterval),
+      retentionMs: audit.retention === undefined ? undefined : parseDuration(audit.retention),
+      origin: audit.origin,
+      export: exportConfig,
+    },
   };
 }
 

@@ -59,6 +59,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<TestServer>
   let url = "";
   const parts = await assemble({
     ds,
+    dataDir: dir,
+    env: opts.env ?? process.env,
     access: parseAccessConfig(opts.access ?? {}, { env: opts.env ?? process.env, baseDir: dir }),
     riskEngine: opts.access !== undefined,
     jwt: opts.jwt ?? null,

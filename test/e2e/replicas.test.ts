@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { randomBytes } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { newApiKey } from "../../src/identity/api-keys/api-key.js";
 import { PG_SKIP, PG_URL, createTestSchema, dropTestSchema } from "../storage/pg-test-schema.js";
@@ -44,6 +45,8 @@ describe("replicas on PostgreSQL", PG_SKIP ? { skip: PG_SKIP } : {}, () => {
     return { status: res.status, json: text ? (JSON.parse(text) as Json) : {}, headers: res.headers };
   }
 
+  const MASTER_KEY = randomBytes(32).toString("base64");
+
   function replica(): Promise<ServeProcess> {
     const dataDir = mkdtempSync(join(tmpdir(), "tenet-replica-"));
     dirs.push(dataDir);
@@ -52,6 +55,8 @@ describe("replicas on PostgreSQL", PG_SKIP ? { skip: PG_SKIP } : {}, () => {
       TENET_DATABASE_URL: `${PG_URL}${sep}options=${encodeURIComponent(`-c search_path=${schema}`)}`,
       TENET_DATA_DIR: dataDir,
       TENET_ADMIN_TOKEN: token,
+      // Replicas share the keys sealed in the database, so they share the master key that opens them.
+      TENET_MASTER_KEY: MASTER_KEY,
       TENET_SYNC_INTERVAL_MS: "500",
     });
   }

@@ -5,6 +5,8 @@
  * --access-config; defaults without one). Failures at start (bad config, a database that cannot
  * be reached or opened) print one clear line and exit non-zero.
  */
+import { KeyError } from "../../crypto/errors.js";
+import { TenetError } from "../../errors.js";
 import { bootstrapAdminKey } from "../../api/auth/bootstrap.js";
 import { JwtVerifier } from "../../api/auth/jwt.js";
 import { assemble } from "../../app/assemble.js";
@@ -45,9 +47,12 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     throw err;
   }
   let baseUrl = "";
-  const parts = await assemble({
+  let parts;
+  try {
+    parts = await assemble({
     ds,
     access,
+    dataDir: config.dataDir,
     jwt: config.oidcIssuers.length ? new JwtVerifier(config.oidcIssuers) : null,
     logLevel: config.logLevel,
     bodyLimit: config.bodyLimitBytes,
@@ -55,6 +60,15 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     syncIntervalMs: config.syncIntervalMs,
     authzen: { defaultStoreId: config.defaultStoreId, baseUrl: () => baseUrl },
   });
+  } catch (err) {
+    // A master key that does not open the stored keys, an unreadable key file, a damaged log.
+    if (err instanceof KeyError || err instanceof TenetError) {
+      io.err(`tenet serve: cannot start the audit log: ${err.message}\n`);
+      await ds.close();
+      return 1;
+    }
+    throw err;
+  }
   // Missing or damaged risk data makes the engine more cautious, not the server unusable: warn.
   for (const w of parts.warnings) io.err(`tenet serve: warning: ${w}\n`);
   const { app } = parts;
