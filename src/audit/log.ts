@@ -18,7 +18,7 @@
  *   rows it did not write until it is reopened (and then `verify` says whether they are signed).
  */
 import { TenetError } from "../errors.js";
-import type { AuditBackend, AuditCheckpointRow, AuditQuery, AuditRow } from "../storage/interfaces.js";
+import { AuditConflict, type AuditBackend, type AuditCheckpointRow, type AuditQuery, type AuditRow } from "../storage/interfaces.js";
 import { type AuditEventInput, serializeEvent } from "./events.js";
 import { leafHash, sameHash } from "./merkle.js";
 import { Tree } from "./tree.js";
@@ -42,6 +42,12 @@ export interface AuditLogOptions {
   now?: () => number;
   /** A commit failed (the batch was rejected): for logs and metrics. */
   onFailure?: (err: unknown) => void;
+  /**
+   * Replicas append to the same log (PostgreSQL): a batch that meets another writer's entries
+   * takes them in and is retried at the next seqs. Otherwise (SQLite, one process) rows the log
+   * did not write are refused as tampering.
+   */
+  sharedWriters?: boolean;
 }
 
 export interface AuditLogStatus {
@@ -63,6 +69,7 @@ interface Waiting {
 
 const encoder = new TextEncoder();
 const PRUNE_STEP = 20_000;
+const MAX_CONFLICT_RETRIES = 20;
 
 export class AuditLog {
   private readonly backend: AuditBackend;
@@ -73,6 +80,7 @@ export class AuditLog {
   private readonly maxQueue: number;
   private readonly now: () => number;
   private readonly onFailure: (err: unknown) => void;
+  private readonly sharedWriters: boolean;
   private tree: Tree;
   private lastCheckpoint: AuditCheckpointRow | undefined;
   private lastCheckpointAt: number;
@@ -95,6 +103,7 @@ export class AuditLog {
     this.maxQueue = positive(opts.maxQueue, 100_000, "maxQueue");
     this.now = opts.now ?? Date.now;
     this.onFailure = opts.onFailure ?? (() => undefined);
+    this.sharedWriters = opts.sharedWriters ?? false;
     this.tree = tree;
     this.lastCheckpoint = checkpoint;
     this.lastCheckpointAt = this.now();
@@ -266,6 +275,38 @@ export class AuditLog {
   }
 
   private async commit(batch: Waiting[]): Promise<Array<{ seq: number; time: string }>> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.commitAt(batch);
+      } catch (err) {
+        // Another replica appended first (PostgreSQL, shared log): take its entries and retry
+        // with the next sequence numbers. Single-writer logs (SQLite) treat it as tampering.
+        if (!(err instanceof AuditConflict) || !this.sharedWriters || attempt >= MAX_CONFLICT_RETRIES) throw err;
+        await this.catchUp();
+      }
+    }
+  }
+
+  /** Appends the entries other writers stored after ours (the prefix we know stays as it was). */
+  private async catchUp(): Promise<void> {
+    const unsure = this.unsure!;
+    this.tree.truncate(unsure.size);
+    const head = await this.backend.auditHead();
+    for (let from = this.tree.size; from < head.size; from += 10_000) {
+      const rows = await this.backend.readAudit(from, Math.min(10_000, head.size - from));
+      for (const r of rows) {
+        if (r.seq !== this.tree.size) throw new TenetError("audit_unavailable", `the audit log is missing entry ${this.tree.size}; run \`tenet audit verify\``);
+        this.tree.append(r.leafHash);
+      }
+    }
+    if (head.checkpoint && head.checkpoint.size > (this.lastCheckpoint?.size ?? 0)) {
+      this.lastCheckpoint = head.checkpoint;
+      this.lastCheckpointAt = this.now();
+    }
+    this.unsure = undefined;
+  }
+
+  private async commitAt(batch: Waiting[]): Promise<Array<{ seq: number; time: string }>> {
     const start = this.tree.size;
     // Times never go backwards along the log (the clock may): a time range is a range of seqs.
     const nowMs = Math.max(this.now(), this.lastTime);

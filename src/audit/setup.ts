@@ -45,6 +45,8 @@ export async function openAuditPlane(ds: Datastore, opts: AuditPlaneOptions): Pr
   const sensitive = new Sensitive(await loadOrCreateHmacKey(ds, master.key));
   const logOpts: AuditLogOptions = {
     backend: ds,
+    // Replicas share a PostgreSQL log; an embedded SQLite log has one writer.
+    sharedWriters: ds.kind === "postgres",
     signer: { sign: ({ size, rootHash }) => signCheckpoint({ origin: key.name, size, rootHash }, key.signer) },
   };
   for (const k of ["checkpointEvery", "checkpointIntervalMs", "maxBatch", "maxQueue", "onFailure", "now"] as const) {

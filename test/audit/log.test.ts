@@ -283,6 +283,29 @@ describe("audit log (SQLite)", () => {
 });
 
 describe("audit log (PostgreSQL)", { skip: PG_SKIP }, () => {
+  test("two replicas append to one log: every append lands, in one verifiable tree", async () => {
+    const a = await postgres({ checkpointEvery: 50 });
+    const b = await a.reopen();
+    try {
+      const appends: Array<Promise<{ seq: number }>> = [];
+      for (let round = 0; round < 20; round++) {
+        for (let i = 0; i < 10; i++) appends.push(a.plane.log.append(decision(round * 100 + i)), b.plane.log.append(decision(round * 100 + 50 + i)));
+        await new Promise((r) => setImmediate(r));
+      }
+      const seqs = (await Promise.all(appends)).map((r) => r.seq).sort((x, y) => x - y);
+      assert.deepEqual(seqs, Array.from({ length: 400 }, (_, i) => i), "400 appends, 400 distinct consecutive seqs");
+      await a.plane.log.checkpointNow();
+      await b.plane.log.checkpointNow();
+      const r = await verifyAuditLog(a.ds, a.plane.verifyNote);
+      assert.equal(r.ok, true, JSON.stringify(r.problems));
+      assert.equal(r.entries, 400);
+    } finally {
+      await b.close();
+      await a.close();
+      await dropTestSchema(a.schema);
+    }
+  });
+
   test("tampering in the PostgreSQL tables is detected", async () => {
     const o = await postgres();
     try {
