@@ -164,6 +164,16 @@ export class PolicyService {
   }
 
   // ---- assertions ----
+  /** The store's latest model, or undefined when it has none yet. */
+  async latestTypeSystem(storeId: string): Promise<TypeSystem | undefined> {
+    try {
+      return (await this.typeSystem(storeId)).ts;
+    } catch (err) {
+      if (err instanceof TenetError && err.code === "latest_model_not_found") return undefined;
+      throw err;
+    }
+  }
+
   async writeAssertions(storeId: string, modelId: string, assertions: Assertion[]): Promise<void> {
     await this.getModel(storeId, modelId);
     const { ts } = await this.typeSystem(storeId, modelId);

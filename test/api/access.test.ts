@@ -62,6 +62,15 @@ describe("access policies over HTTP", () => {
     const unknownField = await apply([{ name: "u.yaml", content: policyYaml("u", "true").replace("effect: allow", "effect: allow\n      efect: deny") }]);
     assert.equal(unknownField.status, 400);
     assert.match(unknownField.json.message, /u\.yaml:\d+: .*efect/);
+    // Relations the rules ask about are checked against the store's model.
+    const relations = await apply([
+      { name: "rel.yaml", content: policyYaml("rel", 'check("viewr")') },
+      { name: "obj.yaml", content: policyYaml("obj", 'check("viewer", "spaceship:1") || check("owner", "document:2")') },
+    ]);
+    assert.equal(relations.status, 400);
+    assert.match(relations.json.message, /rel\.yaml:10: rule 'readers': check\("viewr"\): relation 'document#viewr' is not defined/);
+    assert.match(relations.json.message, /obj\.yaml:10: rule 'readers': check\("viewer", "spaceship:1"\): type 'spaceship' is not defined/);
+    assert.match(relations.json.message, /relation 'document#owner' is not defined/);
     const head = await call(server.url, "GET", `/stores/${storeId}/access-policies`, t());
     assert.deepEqual(head.json, { live: null, shadow: null, policies: [] });
   });

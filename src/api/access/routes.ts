@@ -40,11 +40,13 @@ export function registerAccessRoutes(r: Router, deps: { policy: PolicyService; p
     handler: async ({ params, body, req }) => {
       await policy.getStore(params.store_id);
       const sources = body.files.map((f) => ({ file: f.name, text: f.content }));
+      // The relations rules ask about are checked against the store's model (when it has one).
+      const model = await policy.latestTypeSystem(params.store_id);
       if (body.dry_run) {
-        const compiled = policies.validate(sources);
+        const compiled = policies.validate(sources, model);
         return { dry_run: true, policies: compiled.policies.map((p) => p.name) };
       }
-      const { version } = await policies.apply(params.store_id, sources, { mode: body.mode ?? "live", appliedBy: actor(req), comment: body.comment ?? "" });
+      const { version } = await policies.apply(params.store_id, sources, { mode: body.mode ?? "live", appliedBy: actor(req), comment: body.comment ?? "", model });
       pdp.invalidate(params.store_id);
       return { version: version.version, mode: body.mode ?? "live", policies: version.policies, applied_at: version.appliedAt };
     },

@@ -45,12 +45,14 @@ export async function policyCommand(args: string[], io: Io): Promise<number> {
   const opened = await openConfigured(args, io, `policy ${sub}`);
   if (!opened) return 1;
   try {
-    await new PolicyService(opened.ds).getStore(storeId);
+    const service = new PolicyService(opened.ds);
+    await service.getStore(storeId);
     const store = new AccessPolicyStore(opened.ds);
     switch (sub) {
       case "apply": {
         const mode = args.includes("--shadow") ? "shadow" : "live";
-        const { version } = await store.apply(storeId, sources, { mode, appliedBy: `cli:${process.env.USER ?? "unknown"}`, comment: flagValue(args, "--comment") ?? "" });
+        const model = await service.latestTypeSystem(storeId);
+        const { version } = await store.apply(storeId, sources, { mode, appliedBy: `cli:${process.env.USER ?? "unknown"}`, comment: flagValue(args, "--comment") ?? "", model });
         io.out(`applied version ${version.version} (${mode}): ${version.policies.length} access policies\n`);
         return 0;
       }

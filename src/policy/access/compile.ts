@@ -5,6 +5,7 @@
  */
 import type { ParseResult } from "@marcbachmann/cel-js";
 import { ACCESS_ENV } from "./cel-env.js";
+import { type RelationModel, relationProblems } from "./relations.js";
 import { type AccessPolicyDoc, checkNames, parseDuration, type PolicyProblem, PolicyValidationError, type Requirements, type SourcedPolicy } from "./document.js";
 import type { AssuranceLevel, Classification, RiskLevel } from "./types.js";
 
@@ -129,17 +130,20 @@ function firstLine(err: unknown): string {
 }
 
 /** Compiles a whole set or throws PolicyValidationError with every problem (file and line). */
-export function compilePolicySet(policies: SourcedPolicy[], initialProblems: PolicyProblem[] = []): CompiledPolicySet {
+export function compilePolicySet(policies: SourcedPolicy[], initialProblems: PolicyProblem[] = [], model?: RelationModel): CompiledPolicySet {
   const problems = [...initialProblems];
   checkNames(policies, problems);
   const compiled: CompiledPolicy[] = [];
   for (const p of policies) {
     const rules: CompiledRule[] = [];
+    const t = p.doc.spec.target;
+    const types = [...new Set((t.resources ?? []).map((r) => r.type))];
     p.doc.spec.rules.forEach((_, i) => {
       const r = compileRule(p, i, problems);
-      if (r) rules.push(r);
+      if (!r) return;
+      rules.push(r);
+      if (model) for (const reason of relationProblems(r, types, model)) problems.push({ file: p.file, line: p.ruleLines[i] ?? p.line, reason: `rule '${r.name}': ${reason}` });
     });
-    const t = p.doc.spec.target;
     compiled.push({
       name: p.doc.metadata.name,
       doc: p.doc,

@@ -6,6 +6,7 @@
  * rollback (a new version with an old version's content) work on those records.
  */
 import type { ChangeRecorder } from "../../audit/change-recorder.js";
+import type { RelationModel } from "./relations.js";
 import { TenetError } from "../../errors.js";
 import { DocumentConflict, type DocumentsBackend } from "../../storage/interfaces.js";
 import { compilePolicySet, type CompiledPolicySet } from "./compile.js";
@@ -55,11 +56,11 @@ function policyTexts(v: PolicyVersion): Map<string, string> {
 }
 
 /** Parses, validates and compiles a set of policy files; throws with every problem found. */
-export function validatePolicySources(sources: PolicySource[]): CompiledPolicySet {
+export function validatePolicySources(sources: PolicySource[], model?: RelationModel): CompiledPolicySet {
   if (sources.length === 0) throw new TenetError("validation_error", "no access-policy files were given");
   const { policies, problems } = parseSources(sources);
   if (policies.length === 0 && problems.length === 0) throw new TenetError("validation_error", "the files hold no access policy");
-  return compilePolicySet(policies, problems);
+  return compilePolicySet(policies, problems, model);
 }
 
 export class AccessPolicyStore {
@@ -69,9 +70,12 @@ export class AccessPolicyStore {
     private readonly changes?: ChangeRecorder,
   ) {}
 
-  /** Validates and compiles without storing (`--dry-run`, and the first step of apply). */
-  validate(sources: PolicySource[]): CompiledPolicySet {
-    return validatePolicySources(sources);
+  /**
+   * Validates and compiles without storing (`--dry-run`, and the first step of apply). With the
+   * store's model, the relations rules ask about are checked too.
+   */
+  validate(sources: PolicySource[], model?: RelationModel): CompiledPolicySet {
+    return validatePolicySources(sources, model);
   }
 
   async head(storeId: string): Promise<PolicyHead> {
@@ -98,8 +102,8 @@ export class AccessPolicyStore {
    * Applies a set: validated and compiled first, then stored as the next version and made live
    * (or the shadow). Returns the version and the compiled set.
    */
-  async apply(storeId: string, sources: PolicySource[], opts: { mode?: "live" | "shadow"; appliedBy?: string; comment?: string; restoredFrom?: number } = {}): Promise<{ version: PolicyVersion; compiled: CompiledPolicySet }> {
-    const compiled = this.validate(sources);
+  async apply(storeId: string, sources: PolicySource[], opts: { mode?: "live" | "shadow"; appliedBy?: string; comment?: string; restoredFrom?: number; model?: RelationModel | undefined } = {}): Promise<{ version: PolicyVersion; compiled: CompiledPolicySet }> {
+    const compiled = this.validate(sources, opts.model);
     for (let attempt = 0; attempt < 5; attempt++) {
       const headDoc = await this.docs.getDocument<PolicyHead & { latest: number }>(HEADS, storeId);
       const latest = headDoc?.body.latest ?? 0;
