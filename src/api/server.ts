@@ -3,6 +3,7 @@
  * the OpenFGA and AuthZEN routes, health, metrics and the OpenAPI document. Authentication is a
  * hook in front of every route that declares a scope.
  */
+import type { RelationshipQueryRecorder } from "../audit/query-recorder.js";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import http from "node:http";
 import type { PolicyService } from "../policy/service.js";
@@ -23,6 +24,8 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   /** Extra route registrations (AuthZEN, metrics) that need the router. */
   plugins?: Array<(r: Router) => void>;
+  /** Records every Check/BatchCheck answer in the audit log (off unless configured). */
+  queries?: RelationshipQueryRecorder | undefined;
 }
 
 declare module "fastify" {
@@ -122,7 +125,7 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     reply.code(ready ? 200 : 503);
     return { status: ready ? "READY" : "NOT_READY" };
   });
-  registerOpenFgaRoutes(router, opts.policy);
+  registerOpenFgaRoutes(router, opts.policy, { queries: opts.queries });
   for (const p of opts.plugins ?? []) p(router);
   router.add({
     method: "GET", url: "/openapi.json", summary: "This API's OpenAPI 3.1 document", tags: ["Operations"], scope: "check",

@@ -20,6 +20,7 @@ import { registerAuditRoutes } from "../api/audit/routes.js";
 import { createAuditExporter } from "../audit/export/exporter.js";
 import { exportMetrics } from "../audit/export/metrics.js";
 import { auditMetrics } from "../audit/metrics.js";
+import { RelationshipQueryRecorder } from "../audit/query-recorder.js";
 import { type AuditPlane, openAuditPlane } from "../audit/setup.js";
 import type { AccessConfig } from "../config/access-config.js";
 import { EngineRiskAssessor } from "../policy/access/adapters/risk-assessor.js";
@@ -76,7 +77,7 @@ export interface Assembled {
   outbox: Outbox;
   audit: AuditPlane;
   /** The AuthZEN options object the routes read (with the decision point). */
-  authzen: AuthzenOptions & { access: AccessDecisionPoint };
+  authzen: AuthzenOptions & { access: AccessDecisionPoint; queries: RelationshipQueryRecorder | undefined };
   /** Risk data that did not load (lists, feeds, the geolocation database): say so at start. */
   warnings: string[];
   close(): Promise<void>;
@@ -141,11 +142,13 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   const metrics = createMetrics(policy);
   exportMetrics(exporter, metrics.registry);
   auditMetrics(audit.log, () => auditFailures, metrics.registry);
+  const queries = access.audit.relationshipQueries ? new RelationshipQueryRecorder(audit.log, audit.sensitive) : undefined;
   // The caller's object itself: the routes read it on every request, so later changes count.
-  const authzen = Object.assign(opts.authzen, { access: pdp });
+  const authzen = Object.assign(opts.authzen, { access: pdp, queries });
   const app = await buildServer({
     policy,
     auth,
+    queries,
     ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),
     ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),

@@ -59,6 +59,8 @@ export interface AccessConfig {
     retentionMs: number | undefined;
     /** The log's identity in checkpoints (and the signing key's name). */
     origin: string;
+    /** Also record relationship queries (OpenFGA Check/BatchCheck, AuthZEN without access policies). */
+    relationshipQueries: boolean;
     export: AuditExportConfig;
   };
 }
@@ -115,6 +117,7 @@ const schema = z.strictObject({
         .string()
         .regex(/^[A-Za-z0-9][A-Za-z0-9._/:-]{0,127}$/, "must be a log name such as 'tenet.example.com/audit' (no spaces or '+')")
         .default("tenet/audit"),
+      relationshipQueries: z.boolean().default(false),
       /** Checked by parseExportConfig, whose messages know its fields. */
       export: z.unknown().optional(),
     })
@@ -189,6 +192,7 @@ export function parseAccessConfig(raw: unknown, opts: ParseAccessConfigOptions =
       checkpointIntervalMs: parseDuration(audit.checkpointInterval),
       retentionMs: audit.retention === undefined ? undefined : parseDuration(audit.retention),
       origin: audit.origin,
+      relationshipQueries: audit.relationshipQueries,
       export: exportConfig,
     },
   };

@@ -33,8 +33,8 @@ spec:
 
 const MASTER = Buffer.alloc(32, 9).toString("base64");
 
-async function setUp(dataDir: string) {
-  writeFileSync(join(dataDir, "access.yaml"), "audit:\n  checkpointEvery: 10\n  checkpointInterval: 1s\n");
+async function setUp(dataDir: string, extra = "") {
+  writeFileSync(join(dataDir, "access.yaml"), `audit:\n  checkpointEvery: 10\n  checkpointInterval: 1s\n${extra}`);
   const env = { TENET_DATA_DIR: dataDir, TENET_MASTER_KEY: MASTER, TENET_ACCESS_CONFIG: join(dataDir, "access.yaml") };
   const server = await serve(env);
   const token = adminToken(dataDir);
@@ -107,6 +107,34 @@ describe("audit log through tenet serve", () => {
     assert.equal(bad.code, 1);
     assert.match(bad.out, new RegExp(`PROBLEM modified: entry ${seq} was changed`));
     assert.match(bad.out, /^FAILED/m);
+  });
+
+  test("relationship queries are recorded when configured (OpenFGA Check, BatchCheck, AuthZEN without policies), not by default", async () => {
+    const off = await setUp(tempDir());
+    try {
+      assert.equal((await off.api("POST", `/stores/${off.store}/check`, { tuple_key: { object: "document:1", relation: "viewer", user: "user:anne" } })).status, 200);
+      const none = await off.api("GET", "/audit/v1/entries?type=access.decision");
+      assert.deepEqual(none.json.entries, [], "off by default");
+    } finally {
+      await off.server.stop();
+    }
+    const on = await setUp(tempDir(), "  relationshipQueries: true\n");
+    try {
+      const other = (await on.api("POST", "/stores", { name: "plain" })).json.id as string;
+      await on.api("POST", `/stores/${other}/authorization-models`, MODEL);
+      await on.api("POST", `/stores/${other}/write`, { writes: { tuple_keys: [{ object: "document:9", relation: "viewer", user: "user:zoe" }] } });
+      assert.equal((await on.api("POST", `/stores/${on.store}/check`, { tuple_key: { object: "document:1", relation: "viewer", user: "user:anne" } })).json.allowed, true);
+      await on.api("POST", `/stores/${on.store}/batch-check`, { checks: [{ tuple_key: { object: "document:1", relation: "viewer", user: "user:bob" }, correlation_id: "c1" }] });
+      const ev = await on.api("POST", `/stores/${other}/access/v1/evaluation`, { subject: { type: "user", id: "zoe" }, resource: { type: "document", id: "9" }, action: { name: "viewer" } });
+      assert.equal(ev.json.decision, true);
+      const found = (await on.api("GET", "/audit/v1/entries?type=access.decision")).json.entries as Array<{ subject: string; decision: string; event: { api: { operation: string } } }>;
+      assert.deepEqual(
+        found.map((e) => `${e.event.api.operation} ${e.subject} ${e.decision}`),
+        ["openfga.check user:anne allow", "openfga.batch_check user:bob deny", "authzen.evaluation user:zoe allow"],
+      );
+    } finally {
+      await on.server.stop();
+    }
   });
 
   test("decisions fail closed (503) while the audit log cannot be written, and recover", async () => {

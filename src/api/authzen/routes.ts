@@ -7,6 +7,7 @@
  *   merged, then the request `context` (which wins on conflicts).
  * A decision's `context.reason` says why (the explain path, or the error for a failed item).
  */
+import type { RelationshipQueryRecorder } from "../../audit/query-recorder.js";
 import { TenetError } from "../../errors.js";
 import { ZodError } from "zod";
 import type { AccessDecisionPoint } from "../../policy/access/decision-point.js";
@@ -82,9 +83,17 @@ async function decideWithPolicies(pdp: AccessDecisionPoint, storeId: string, sub
   return { decision: d.decision === "allow", context };
 }
 
-export function registerAuthzenRoutes(r: Router, policy: PolicyService, opts: { defaultStoreId?: string | undefined; baseUrl: () => string; access?: AccessDecisionPoint | undefined }): void {
-  const evaluateOne = async (storeId: string, sub: Entity, res: Entity, act: Action, ctx?: Record<string, unknown>): Promise<{ decision: boolean; context?: unknown }> =>
-    opts.access && (await opts.access.hasPolicies(storeId)) ? decideWithPolicies(opts.access, storeId, sub, res, act, ctx) : decide(policy, storeId, sub, res, act, ctx);
+export function registerAuthzenRoutes(
+  r: Router,
+  policy: PolicyService,
+  opts: { defaultStoreId?: string | undefined; baseUrl: () => string; access?: AccessDecisionPoint | undefined; queries?: RelationshipQueryRecorder | undefined },
+): void {
+  const evaluateOne = async (storeId: string, sub: Entity, res: Entity, act: Action, ctx?: Record<string, unknown>): Promise<{ decision: boolean; context?: unknown }> => {
+    if (opts.access && (await opts.access.hasPolicies(storeId))) return decideWithPolicies(opts.access, storeId, sub, res, act, ctx);
+    const d = await decide(policy, storeId, sub, res, act, ctx);
+    if (opts.queries) await opts.queries.record({ storeId, object: `${res.type}:${res.id}`, relation: act.name, user: `${sub.type}:${sub.id}`, context: ctx }, d.decision, "authzen.evaluation");
+    return d;
+  };
   const mounts: Array<{ prefix: string; store: (params: { store_id?: string }, req: LaneRequest) => string; params?: typeof s.storeParams }> = [
     { prefix: "/stores/:store_id", store: (p) => p.store_id!, params: s.storeParams },
     {

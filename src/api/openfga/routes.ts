@@ -2,6 +2,7 @@
  * OpenFGA's HTTP API (v1 paths and JSON shapes), so OpenFGA SDKs and the `fga` CLI work
  * unchanged. Handlers are thin: validate (schemas.ts), call the policy service, shape the reply.
  */
+import type { RelationshipQueryRecorder } from "../../audit/query-recorder.js";
 import type { LaneReply } from "../lane.js";
 import type { z } from "zod";
 import { TenetError, type TenetErrorCode } from "../../errors.js";
@@ -29,7 +30,8 @@ function setRevision(reply: LaneReply, revision: number): void {
   reply.header(CONSISTENCY_HEADER, String(revision));
 }
 
-export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
+export function registerOpenFgaRoutes(r: Router, policy: PolicyService, opts: { queries?: RelationshipQueryRecorder | undefined } = {}): void {
+  const queries = opts.queries;
   // ---- stores ----
   r.add({
     method: "POST", url: "/stores", summary: "Create a store", tags: TAGS, scope: "admin", body: s.createStoreBody,
@@ -174,7 +176,7 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
     method: "POST", url: "/stores/:store_id/check", summary: "Check", tags: TAGS, scope: "check", params: s.storeParams, body: s.checkBody,
     fast: { params: s.fastStoreParams, body: s.fastCheckBody }, lane: true,
     response: { type: "object", properties: { allowed: { type: "boolean" }, resolution: { type: "string" }, why: {} } },
-    handler: async ({ params, body, reply }) => {
+    handler: async ({ params, body, reply, req: request }) => {
       const fresh = ensureFresh(policy, params.store_id, body);
       if (fresh) await fresh;
       const tk = body.tuple_key;
@@ -191,6 +193,7 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
       };
       // Answered from memory without a promise when the store is loaded (as good as always).
       const res = policy.checkNow(params.store_id, req) ?? (await policy.check(params.store_id, req));
+      if (queries) await queries.record({ storeId: params.store_id, object: tk.object, relation: tk.relation, user: tk.user, context: body.context }, res.allowed, "openfga.check", request.principal?.id);
       reply.tenetDecision = res.allowed;
       return res.why ? { allowed: res.allowed, resolution: "", why: res.why } : { allowed: res.allowed, resolution: "" };
     },
@@ -198,7 +201,7 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
   r.add({
     method: "POST", url: "/stores/:store_id/batch-check", summary: "Batch check", tags: TAGS, scope: "check", params: s.storeParams, body: s.batchCheckBody,
     fast: { params: s.fastStoreParams, body: s.fastBatchCheckBody }, lane: true,
-    handler: async ({ params, body }) => {
+    handler: async ({ params, body, req: request }) => {
       const fresh = ensureFresh(policy, params.store_id, body);
       if (fresh) await fresh;
       const results = await policy.batchCheck(
@@ -213,6 +216,15 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService): void {
         })),
         body.authorization_model_id,
       );
+      if (queries) {
+        const byId = new Map(body.checks.map((c) => [c.correlation_id, c]));
+        await Promise.all(
+          [...results].flatMap(([id, out]) => {
+            const c = byId.get(id);
+            return c && out.error === undefined ? [queries.record({ storeId: params.store_id, object: c.tuple_key.object, relation: c.tuple_key.relation, user: c.tuple_key.user, context: c.context }, out.allowed, "openfga.batch_check", request.principal?.id)] : [];
+          }),
+        );
+      }
       const result: Record<string, unknown> = {};
       for (const [id, out] of results) {
         result[id] = out.error ? { error: { input_error: openfgaName(out.error.code as TenetErrorCode), message: out.error.message } } : { allowed: out.allowed };
