@@ -63,14 +63,9 @@ const PRODUCT = { name: "Tenet", vendor_name: "Tenet", version: "0.1.0" };
 /** OCSF severity: 1 informational, 2 low, 3 medium, 4 high, 5 critical. */
 const RISK_LEVEL_ID: Record<string, number> = { low: 1, medium: 2, high: 3, critical: 4 };
 
-function base(classUid: number, activityId: number, categoryUid: number, type: string): Record<string, unknown> {
-  return {
-    class_uid: classUid,
-    category_uid: categoryUid,
-    activity_id: activityId,
-    type_uid: classUid * 100 + activityId,
-    metadata: { version: OCSF_VERSION, product: PRODUCT, log_name: "tenet-audit", event_code: type },
-  };
+/** OCSF metadata of one event (sequence and logged_time are set when it is appended). */
+function metadata(type: string): Record<string, unknown> {
+  return { version: OCSF_VERSION, product: PRODUCT, log_name: "tenet-audit", event_code: type };
 }
 
 /** What a decision event needs to know (shaped like AccessDecision; no import of the policy plane). */
@@ -105,7 +100,12 @@ export function decisionEvent(f: DecisionFacts, sensitive: Sensitive | undefined
   const deciding = f.rules.find((r) => r.outcome === "matched" || r.outcome === "unevaluable") ?? f.rules[0];
   const policy = deciding ? `${deciding.policy}${f.policyVersion !== undefined ? `@${f.policyVersion}` : ""}` : undefined;
   const body: Record<string, unknown> = {
-    ...base(OCSF_CLASS.apiActivity, 2, 6, "access.decision"),
+    // Fields written out rather than spread from a helper: spreading costs several µs per event.
+    class_uid: OCSF_CLASS.apiActivity,
+    category_uid: 6,
+    activity_id: 2,
+    type_uid: OCSF_CLASS.apiActivity * 100 + 2,
+    metadata: metadata("access.decision"),
     severity_id: f.decision === "allow" ? 1 : 2,
     status_id: f.decision === "allow" ? 1 : 2,
     status: f.decision === "allow" ? "Success" : "Failure",
@@ -168,7 +168,11 @@ export function changeEvent(f: ChangeFacts, sensitive: Sensitive | undefined): A
   const secrets: Record<string, string> = {};
   for (const [k, v] of Object.entries(f.secrets ?? {})) if (sensitive) secrets[k] = sensitive.digest(v);
   const body: Record<string, unknown> = {
-    ...base(OCSF_CLASS.entityManagement, ENTITY_ACTIVITY[f.activity], 3, f.type),
+    class_uid: OCSF_CLASS.entityManagement,
+    category_uid: 3,
+    activity_id: ENTITY_ACTIVITY[f.activity],
+    type_uid: OCSF_CLASS.entityManagement * 100 + ENTITY_ACTIVITY[f.activity],
+    metadata: metadata(f.type),
     severity_id: 1,
     status_id: 1,
     actor: { user: { uid: f.actor } },
@@ -198,7 +202,11 @@ export function authenticationEvent(f: AuthenticationFacts, sensitive: Sensitive
   for (const [k, v] of Object.entries(f.secrets ?? {})) if (sensitive) secrets[k] = sensitive.digest(v);
   const activity = f.type === "authentication.sign_out" ? 2 : f.type === "authentication.token" ? 3 : 1;
   const body: Record<string, unknown> = {
-    ...base(OCSF_CLASS.authentication, activity, 3, f.type),
+    class_uid: OCSF_CLASS.authentication,
+    category_uid: 3,
+    activity_id: activity,
+    type_uid: OCSF_CLASS.authentication * 100 + activity,
+    metadata: metadata(f.type),
     severity_id: f.success ? 1 : 3,
     status_id: f.success ? 1 : 2,
     status_detail: f.reason,
@@ -214,8 +222,12 @@ export function authenticationEvent(f: AuthenticationFacts, sensitive: Sensitive
 /**
  * The event as stored and hashed: the body with the log's sequence number and time, serialized
  * once. Keys with undefined values are dropped by JSON.stringify, so absent facts leave no trace.
+ * The body is the log's own (made for this one event), so it is completed in place.
  */
 export function serializeEvent(body: Record<string, unknown>, seq: number, timeMs: number): string {
-  const metadata = { ...(body.metadata as Record<string, unknown>), sequence: seq, logged_time: timeMs };
-  return JSON.stringify({ ...body, time: timeMs, metadata });
+  const meta = body.metadata as Record<string, unknown>;
+  meta.sequence = seq;
+  meta.logged_time = timeMs;
+  body.time = timeMs;
+  return JSON.stringify(body);
 }

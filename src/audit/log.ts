@@ -20,7 +20,7 @@
 import { TenetError } from "../errors.js";
 import { AuditConflict, type AuditBackend, type AuditCheckpointRow, type AuditQuery, type AuditRow } from "../storage/interfaces.js";
 import { type AuditEventInput, serializeEvent } from "./events.js";
-import { leafHash, sameHash } from "./merkle.js";
+import { leafHashOfText, sameHash } from "./merkle.js";
 import { Tree } from "./tree.js";
 
 /** Signs tree heads (the checkpoint note). */
@@ -67,7 +67,6 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-const encoder = new TextEncoder();
 const PRUNE_STEP = 20_000;
 const MAX_CONFLICT_RETRIES = 20;
 
@@ -251,7 +250,11 @@ export class AuditLog {
 
   private async flush(): Promise<void> {
     try {
-      while (this.queue.length > 0) {
+      for (let first = true; this.queue.length > 0; first = false) {
+        // Between batches the event loop runs (SQLite commits synchronously, so without this a
+        // steady stream of appends would keep timers and I/O waiting), and what arrived meanwhile
+        // joins the next batch.
+        if (!first) await new Promise((r) => setImmediate(r));
         // A batch ends at the next multiple of `checkpointEvery`, so checkpoints fall exactly on
         // multiples and each batch carries at most one.
         const toNext = this.every - (this.tree.size % this.every);
@@ -293,7 +296,7 @@ export class AuditLog {
     this.tree.truncate(unsure.size);
     const head = await this.backend.auditHead();
     for (let from = this.tree.size; from < head.size; from += 10_000) {
-      const rows = await this.backend.readAudit(from, Math.min(10_000, head.size - from));
+      const rows = await this.backend.readAuditLeaves(from, Math.min(10_000, head.size - from));
       for (const r of rows) {
         if (r.seq !== this.tree.size) throw new TenetError("audit_unavailable", `the audit log is missing entry ${this.tree.size}; run \`tenet audit verify\``);
         this.tree.append(r.leafHash);
@@ -317,7 +320,7 @@ export class AuditLog {
       const { index, body } = batch[i]!.input;
       const seq = start + i;
       const event = serializeEvent(body, seq, nowMs);
-      const hash = leafHash(encoder.encode(event));
+      const hash = leafHashOfText(event);
       rows[i] = {
         seq,
         time,
@@ -394,7 +397,7 @@ async function loadTree(backend: AuditBackend): Promise<{ tree: Tree; checkpoint
   const tree = head.pruned ? Tree.fromCompactRange(head.pruned.size, head.pruned.subtrees) : new Tree();
   const PAGE = 10_000;
   for (let from = start; from < head.size; from += PAGE) {
-    const rows = await backend.readAudit(from, Math.min(PAGE, head.size - from));
+    const rows = await backend.readAuditLeaves(from, Math.min(PAGE, head.size - from));
     for (const r of rows) {
       if (r.seq !== tree.size) throw new TenetError("audit_unavailable", `the audit log is missing entry ${tree.size} (found ${r.seq}); run \`tenet audit verify\``);
       tree.append(r.leafHash);

@@ -67,6 +67,19 @@ export function leafHash(data: Uint8Array): Buffer {
   return createHash("sha256").update(Uint8Array.of(LEAF_PREFIX)).update(data).digest();
 }
 
+/**
+ * leafHash of a string's UTF-8 bytes, without encoding it into a new buffer first (the log hashes
+ * every event it appends and verify every event it reads).
+ */
+export function leafHashOfText(text: string): Buffer {
+  scratch[0] = LEAF_PREFIX;
+  const written = scratch.write(text, 1, "utf8");
+  // `write` stops early at the end of the buffer (never mid-character): with less than a
+  // character's worth of room left the text may not all be there, so hash it the long way.
+  if (written <= SCRATCH_DATA - 4) return oneShotHash("sha256", scratch.subarray(0, 1 + written), "buffer");
+  return createHash("sha256").update(Uint8Array.of(LEAF_PREFIX)).update(text, "utf8").digest();
+}
+
 /** SHA-256(0x01 || left || right): the hash of an interior node. */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Buffer {
   checkHash(left, "left");

@@ -16,7 +16,7 @@
  *   error, but not yet provable).
  */
 import type { AuditBackend, AuditCheckpointRow } from "../storage/interfaces.js";
-import { leafHash, sameHash } from "./merkle.js";
+import { leafHashOfText, sameHash } from "./merkle.js";
 import { Tree } from "./tree.js";
 
 export type ProblemKind = "modified" | "removed" | "inserted_or_reordered" | "checkpoint_mismatch" | "bad_checkpoint" | "count_mismatch";
@@ -52,7 +52,6 @@ export interface VerifyReport {
 /** Parses and verifies a checkpoint note with the log's public key; throws if it does not verify. */
 export type NoteVerifier = (note: string) => { size: number; rootHash: Uint8Array };
 
-const encoder = new TextEncoder();
 const MAX_PROBLEMS = 1000;
 
 export async function verifyAuditLog(backend: AuditBackend, verifyNote: NoteVerifier, opts: { pageSize?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<VerifyReport> {
@@ -119,7 +118,7 @@ export async function verifyAuditLog(backend: AuditBackend, verifyNote: NoteVeri
 
   let expected = start;
   for (let from = start; from < head.size; from += page) {
-    const rows = await backend.readAudit(from, Math.min(page, head.size - from));
+    const rows = await backend.readAuditEvents(from, Math.min(page, head.size - from));
     for (const r of rows) {
       if (r.seq > expected) {
         report({ kind: "removed", seq: expected, endSeq: r.seq, message: `entries [${expected}, ${r.seq}) are missing` });
@@ -127,7 +126,7 @@ export async function verifyAuditLog(backend: AuditBackend, verifyNote: NoteVeri
       }
       expected = r.seq + 1;
       entries++;
-      const computed = leafHash(encoder.encode(r.event));
+      const computed = leafHashOfText(r.event);
       if (!sameHash(computed, r.leafHash)) report({ kind: "modified", seq: r.seq, message: `entry ${r.seq} was changed: its event no longer hashes to its leaf hash` });
       // The position each event recorded when it was appended.
       if (!r.event.includes(`"sequence":${r.seq},"logged_time":`)) report({ kind: "inserted_or_reordered", seq: r.seq, message: `entry ${r.seq} was not appended at this position (inserted, moved or renumbered)` });

@@ -240,6 +240,10 @@ export interface AuditBackend {
   auditHead(): Promise<{ size: number; checkpoint: AuditCheckpointRow | undefined; pruned: AuditPruneRow | undefined }>;
   /** Entries with seq in [fromSeq, fromSeq + limit), ascending; a pruned or missing seq is simply absent. */
   readAudit(fromSeq: number, limit: number): Promise<AuditRow[]>;
+  /** As readAudit, only what rebuilding the tree needs (seq and leaf hash): cheaper per row. */
+  readAuditLeaves(fromSeq: number, limit: number): Promise<Array<Pick<AuditRow, "seq" | "leafHash">>>;
+  /** As readAudit, only what verifying needs (seq, event, leaf hash): cheaper per row. */
+  readAuditEvents(fromSeq: number, limit: number): Promise<Array<Pick<AuditRow, "seq" | "event" | "leafHash">>>;
   queryAudit(q: AuditQuery): Promise<AuditRow[]>;
   /** Checkpoints with size >= fromSize, ascending by size, at most `limit`. */
   listAuditCheckpoints(fromSize: number, limit: number): Promise<AuditCheckpointRow[]>;

@@ -251,6 +251,31 @@ describe("audit log (SQLite)", () => {
     }
   });
 
+  test("a steady stream of appends does not starve the event loop (timers still run)", { timeout: 20_000 }, async () => {
+    const o = await sqlite({ checkpointEvery: 50 });
+    try {
+      let stop = false;
+      let appended = 0;
+      // Each caller appends again the moment its append resolves: no I/O in between.
+      const caller = async () => {
+        while (!stop) {
+          await o.plane.log.append(decision(appended++));
+        }
+      };
+      const callers = Array.from({ length: 64 }, caller);
+      const fired = await new Promise<number>((resolve) => {
+        const start = Date.now();
+        setTimeout(() => resolve(Date.now() - start), 50);
+      });
+      stop = true;
+      await Promise.all(callers);
+      assert.ok(fired < 2000, `a 50 ms timer fired after ${fired} ms`);
+      assert.ok(appended > 64);
+    } finally {
+      await o.close();
+    }
+  });
+
   test("pruning keeps the rest verifiable and appends continue", async () => {
     let now = Date.parse("2026-01-01T00:00:00Z");
     const dir = tempDir();

@@ -95,7 +95,7 @@ async function proof(ds: Datastore, key: VerifierKey, args: string[], io: Io): P
   // The tree from storage (the same way the log rebuilds it), up to the checkpoint's size.
   const tree = head.pruned ? Tree.fromCompactRange(head.pruned.size, head.pruned.subtrees) : new Tree();
   for (let from = tree.size; from < cp.size; from += 10_000) {
-    for (const r of await ds.readAudit(from, Math.min(10_000, cp.size - from))) tree.append(r.leafHash);
+    for (const r of await ds.readAuditLeaves(from, Math.min(10_000, cp.size - from))) tree.append(r.leafHash);
   }
   const path = tree.inclusionProof(seq, cp.size);
   const leaf = leafHash(Buffer.from(entry.event, "utf8"));

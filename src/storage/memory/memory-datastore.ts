@@ -304,6 +304,14 @@ export class MemoryDatastore implements Datastore {
     return this.auditEntries.slice(from, Math.max(from, to)).map(copyAuditRow);
   }
 
+  readAuditLeaves(fromSeq: number, limit: number): Promise<Array<Pick<AuditRow, "seq" | "leafHash">>> {
+    return this.readAudit(fromSeq, limit);
+  }
+
+  readAuditEvents(fromSeq: number, limit: number): Promise<Array<Pick<AuditRow, "seq" | "event" | "leafHash">>> {
+    return this.readAudit(fromSeq, limit);
+  }
+
   async queryAudit(q: AuditQuery): Promise<AuditRow[]> {
     checkAuditQuery(q);
     const matches = (r: AuditRow): boolean =>

@@ -204,6 +204,8 @@ const SQL = {
     LEFT JOIN audit_pruned AS p ON p.id = 1`,
   prunedSize: "SELECT size FROM audit_pruned WHERE id = 1",
   readAudit: `SELECT ${AUDIT_COLUMNS} FROM audit_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq`,
+  readAuditLeaves: `SELECT seq, leaf_hash FROM audit_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq`,
+  readAuditEvents: `SELECT seq, event, leaf_hash FROM audit_entries WHERE seq >= $1 AND seq < $2 ORDER BY seq`,
   getCheckpoint: "SELECT size, root_hash, time, note FROM audit_checkpoints WHERE size = $1",
   listCheckpoints: "SELECT size, root_hash, time, note FROM audit_checkpoints WHERE size >= $1 ORDER BY size LIMIT $2",
   pruneEntries: "DELETE FROM audit_entries WHERE seq < $1",
@@ -771,6 +773,18 @@ export class PostgresDatastore implements Datastore {
   async readAudit(fromSeq: number, limit: number): Promise<AuditRow[]> {
     checkReadAudit(fromSeq, limit);
     return (await this.query<AuditEntryRow>("read_audit", SQL.readAudit, [fromSeq, fromSeq + limit])).rows.map(auditRow);
+  }
+
+  async readAuditLeaves(fromSeq: number, limit: number): Promise<Array<Pick<AuditRow, "seq" | "leafHash">>> {
+    checkReadAudit(fromSeq, limit);
+    const res = await this.query<{ seq: string; leaf_hash: Buffer }>("read_audit_leaves", SQL.readAuditLeaves, [fromSeq, fromSeq + limit]);
+    return res.rows.map((r) => ({ seq: Number(r.seq), leafHash: r.leaf_hash }));
+  }
+
+  async readAuditEvents(fromSeq: number, limit: number): Promise<Array<Pick<AuditRow, "seq" | "event" | "leafHash">>> {
+    checkReadAudit(fromSeq, limit);
+    const res = await this.query<{ seq: string; event: string; leaf_hash: Buffer }>("read_audit_events", SQL.readAuditEvents, [fromSeq, fromSeq + limit]);
+    return res.rows.map((r) => ({ seq: Number(r.seq), event: r.event, leafHash: r.leaf_hash }));
   }
 
   async queryAudit(q: AuditQuery): Promise<AuditRow[]> {

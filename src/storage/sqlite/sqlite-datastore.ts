@@ -331,6 +331,8 @@ export class SqliteDatastore implements Datastore {
       listCheckpoints: db.prepare<[number, number], AuditCheckpointRow>(`SELECT ${CHECKPOINT_COLUMNS} FROM audit_checkpoints WHERE size >= ? ORDER BY size LIMIT ?`),
       pruned: db.prepare<[], PrunedRow>("SELECT size, subtrees, root_hash, checkpoint_time, note, time FROM audit_pruned WHERE id = 1"),
       readAudit: db.prepare<[number, number], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq`),
+      readAuditLeaves: db.prepare<[number, number], Pick<AuditRow, "seq" | "leafHash">>(`SELECT seq, leaf_hash AS leafHash FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq`),
+      readAuditEvents: db.prepare<[number, number], Pick<AuditRow, "seq" | "event" | "leafHash">>(`SELECT seq, event, leaf_hash AS leafHash FROM audit_entries WHERE seq >= ? AND seq < ? ORDER BY seq`),
       pruneEntries: db.prepare<[number]>("DELETE FROM audit_entries WHERE seq < ?"),
       pruneCheckpoints: db.prepare<[number]>("DELETE FROM audit_checkpoints WHERE size < ?"),
       putPruned: db.prepare<[number, Buffer, Uint8Array, string, string, string]>(
@@ -621,6 +623,16 @@ export class SqliteDatastore implements Datastore {
   async readAudit(fromSeq: number, limit: number): Promise<AuditRow[]> {
     checkReadAudit(fromSeq, limit);
     return this.guard(() => this.s.readAudit.all(fromSeq, fromSeq + limit));
+  }
+
+  async readAuditLeaves(fromSeq: number, limit: number): Promise<Array<Pick<AuditRow, "seq" | "leafHash">>> {
+    checkReadAudit(fromSeq, limit);
+    return this.guard(() => this.s.readAuditLeaves.all(fromSeq, fromSeq + limit));
+  }
+
+  async readAuditEvents(fromSeq: number, limit: number): Promise<Array<Pick<AuditRow, "seq" | "event" | "leafHash">>> {
+    checkReadAudit(fromSeq, limit);
+    return this.guard(() => this.s.readAuditEvents.all(fromSeq, fromSeq + limit));
   }
 
   async queryAudit(q: AuditQuery): Promise<AuditRow[]> {
