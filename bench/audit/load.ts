@@ -28,11 +28,16 @@ export interface LoadResult {
   perSec: number;
   /** Share of one core this process used (user + system CPU ÷ wall time; can exceed 1 with threads). */
   cpuShare: number;
-  /** Latency samples (ms), unsorted; every measured operation. */
+  /** Share of the window the main thread was busy (event loop utilization): 1 = saturated. */
+  elu: number;
+  /** Latency of every measured operation (ms), sorted ascending. */
   latencies: Float64Array;
 }
 
-/** Latency percentile (ms) of a result, or of several results' samples together. */
+/** Resolves on the event loop's next check phase (after pending I/O). */
+export const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** The p-th percentile (nearest rank) of sorted samples; p = 100 is the maximum. */
 export function percentile(samples: Float64Array, p: number): number {
   if (samples.length === 0) return Number.NaN;
   const i = Math.min(samples.length - 1, Math.max(0, Math.ceil((p / 100) * samples.length) - 1));
@@ -65,6 +70,7 @@ export function combine(results: readonly LoadResult[]): LoadResult {
     seconds,
     perSec: ops / seconds,
     cpuShare: results.reduce((a, r) => a + r.cpuShare * r.seconds, 0) / seconds,
+    elu: results.reduce((a, r) => a + r.elu * r.seconds, 0) / seconds,
     latencies: sortedLatencies(results),
   };
 }
@@ -82,6 +88,7 @@ export async function closedLoop(op: (i: number) => Promise<unknown>, o: LoadOpt
   let windowStart = performance.now();
   let windowEnd = Number.POSITIVE_INFINITY;
   let cpuStart = process.cpuUsage();
+  let eluStart = performance.eventLoopUtilization();
   let lat = new Float64Array(1 << 16);
   let ops = 0;
   let errors = 0;
@@ -100,6 +107,10 @@ export async function closedLoop(op: (i: number) => Promise<unknown>, o: LoadOpt
 
   const caller = async (): Promise<void> => {
     while (!stop) {
+      // The next operation starts from the event loop, as a server's next request arrives. (Started
+      // from the previous one's resolution instead, callers on a synchronous backend — SQLite —
+      // keep AuditLog's flush loop going in microtasks forever: timers and I/O never run.)
+      await nextTurn();
       const t0 = performance.now();
       try {
         await op(next++);
@@ -123,15 +134,18 @@ export async function closedLoop(op: (i: number) => Promise<unknown>, o: LoadOpt
         measuring = true;
         windowStart = performance.now();
         cpuStart = process.cpuUsage();
+        eluStart = performance.eventLoopUtilization();
       }, warmupMs),
     );
   }
   let cpu = { user: 0, system: 0 };
+  let elu = 0;
   const done = new Promise<void>((resolve) => {
     timers.push(
       setTimeout(() => {
         windowEnd = performance.now();
         cpu = process.cpuUsage(cpuStart);
+        elu = performance.eventLoopUtilization(eluStart).utilization;
         stop = true;
         resolve();
       }, warmupMs + o.ms),
@@ -152,6 +166,7 @@ export async function closedLoop(op: (i: number) => Promise<unknown>, o: LoadOpt
     seconds,
     perSec: ops / seconds,
     cpuShare: (cpu.user + cpu.system) / 1e6 / seconds,
-    latencies: lat.slice(0, ops),
+    elu,
+    latencies: lat.slice(0, ops).sort(),
   };
 }

@@ -9,6 +9,7 @@ import { type AuditPlane, type AuditPlaneOptions, openAuditPlane } from "../../s
 import type { AuditBackend } from "../../src/storage/interfaces.js";
 import { ulid } from "../../src/util/ulid.js";
 import { ORIGINS } from "./decisions.js";
+import { nextTurn } from "./load.js";
 
 /** 32 fixed bytes, base64: a benchmark key, never a deployment's. */
 export const BENCH_MASTER_KEY = Buffer.alloc(32, 0x5a).toString("base64");
@@ -47,6 +48,7 @@ export async function fillTo(plane: AuditPlane, pool: readonly PooledDecision[],
   let lastReport = t0;
   const caller = async (): Promise<void> => {
     while (issued < need) {
+      await nextTurn(); // see closedLoop
       await append(issued++);
       if (onProgress && performance.now() - lastReport > 5000) {
         lastReport = performance.now();
