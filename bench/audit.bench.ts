@@ -43,7 +43,7 @@ import { openDatastore, SQLITE_FILE_NAME } from "../src/storage/open.js";
 import { PostgresDatastore } from "../src/storage/postgres/postgres-datastore.js";
 import { buildWorld, decisionPoint, ORIGINS, type DecisionWorld } from "./audit/decisions.js";
 import { closedLoop, combine, percentile, type LoadResult } from "./audit/load.js";
-import { createSchema, describePg, dropSchema, PG_URL, pgQuery, pgSettings, pgUnavailable } from "./audit/pg.js";
+import { createSchema, describe as describeUrl, dropSchema, PG_URL, pgQuery, pgSettings, pgUnavailable } from "./storage/pg.js";
 import { countCheckpoints, decisionAppender, eventSizes, fillTo, openPlane, type PooledDecision } from "./audit/plane.js";
 import { int, ms, ratio, table, targetsSection } from "./engine/report.js";
 
@@ -113,9 +113,9 @@ if (pgSkip === undefined && (PARTS.has("appends") || PARTS.has("verify"))) {
     pgSchema = await createSchema();
     pgDs = await PostgresDatastore.open({ connectionString: PG_URL, schema: pgSchema });
     pgConfig = await pgSettings();
-    log(`PostgreSQL ${describePg()} schema ${pgSchema}: ${JSON.stringify(pgConfig)}`);
+    log(`PostgreSQL ${describeUrl(PG_URL)} schema ${pgSchema}: ${JSON.stringify(pgConfig)}`);
   } catch (err) {
-    pgSkip = `${describePg()}: ${(err as Error).message}`;
+    pgSkip = `${describeUrl(PG_URL)}: ${(err as Error).message}`;
   }
 }
 if (pgSkip !== undefined) log(`PostgreSQL skipped: ${pgSkip}`);
@@ -326,7 +326,7 @@ out.push("");
 out.push(
   `Node ${machine.node}, ${machine.cpu} (${machine.cores} cores, ${machine.memGiB} GiB, load avg ${machine.loadavg.join(" / ")} at start, ${os.loadavg()[0]!.toFixed(2)} at end). ` +
     `SQLite: better-sqlite3, WAL, synchronous=FULL (as \`tenet serve\` opens it), a temporary data directory in ${tmpRoot}. ` +
-    `PostgreSQL: ${pgSkip ? `skipped (${pgSkip})` : `${describePg()}, version ${pgConfig.server_version ?? "?"}, synchronous_commit=${pgConfig.synchronous_commit ?? "?"}, fsync=${pgConfig.fsync ?? "?"}, shared_buffers=${pgConfig.shared_buffers ?? "?"} (8 kB pages), a fresh schema dropped at the end`}. ` +
+    `PostgreSQL: ${pgSkip ? `skipped (${pgSkip})` : `${describeUrl(PG_URL)}, version ${pgConfig.server_version ?? "?"}, synchronous_commit=${pgConfig.synchronous_commit ?? "?"}, fsync=${pgConfig.fsync ?? "?"}, shared_buffers=${pgConfig.shared_buffers ?? "?"} (8 kB pages), a fresh schema dropped at the end`}. ` +
     `Checkpoint every ${int(CHECKPOINT_EVERY)} entries (signed C2SP note, Ed25519), stored in the batch's transaction.`,
 );
 out.push("");
@@ -409,7 +409,7 @@ console.log(
     date: new Date().toISOString(),
     machine,
     config: { seconds: SECONDS, inFlight: IN_FLIGHT, verifyEntries: VERIFY_ENTRIES, fillInFlight: FILL_IN_FLIGHT, fillMaxBatch: FILL_MAX_BATCH, checkpointEvery: CHECKPOINT_EVERY, policies: POLICIES, requests: REQUESTS, seed: SEED, parts: [...PARTS], warmupMs: WARMUP_MS },
-    postgres: pgSkip ? { skipped: pgSkip } : { server: describePg(), settings: pgConfig },
+    postgres: pgSkip ? { skipped: pgSkip } : { server: describeUrl(PG_URL), settings: pgConfig },
     world: { tuples: world.tuples, policies: world.policyCount, rules: world.rules, requests: world.requests.length, mix, setupMs: { ...world.setupMs, total: round(setupMs, 1) } },
     eventBytes,
     appends: appendCases.map((c) => ({ backend: c.backend, ...loadJson(c.load), entries: c.entries, batches: c.batches, meanBatch: round(c.entries / Math.max(1, c.batches), 1), checkpoints: c.checkpoints })),

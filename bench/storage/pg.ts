@@ -6,7 +6,7 @@
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 
-export const PG_URL = process.env.TENET_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
+export const PG_URL = process.env.BENCH_PG_URL || process.env.TENET_TEST_DATABASE_URL || "postgres://postgres@127.0.0.1:5432/test";
 
 /** Runs one statement on a short-lived connection. */
 export async function pgQuery(sql: string, values: unknown[] = []): Promise<pg.QueryResult> {
