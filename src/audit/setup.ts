@@ -7,6 +7,8 @@
 import { randomBytes } from "node:crypto";
 import { loadMasterKey, type MasterKey } from "../crypto/master-key.js";
 import { DocumentConflict, type Datastore, type DocumentsBackend } from "../storage/interfaces.js";
+import { AuditWriterThread } from "../storage/sqlite/audit-writer-thread.js";
+import type { SqliteDatastore } from "../storage/sqlite/sqlite-datastore.js";
 import { AuditChangeRecorder } from "./change-recorder.js";
 import { signCheckpoint, verifyCheckpoint } from "./checkpoint.js";
 import { AuditDecisionRecorder } from "./decision-recorder.js";
@@ -35,6 +37,8 @@ export interface AuditPlaneOptions extends Pick<AuditLogOptions, "checkpointEver
   env?: Record<string, string | undefined>;
   /** The log's identity in checkpoints (and the signing key's name). */
   origin?: string;
+  /** SQLite: write on a worker thread (default true). */
+  writerThread?: boolean;
 }
 
 export async function openAuditPlane(ds: Datastore, opts: AuditPlaneOptions): Promise<AuditPlane> {
@@ -43,8 +47,10 @@ export async function openAuditPlane(ds: Datastore, opts: AuditPlaneOptions): Pr
   const origin = opts.origin ?? "tenet/audit";
   const { key } = await loadOrCreateSigningKey(ds, master.key, { name: origin });
   const sensitive = new Sensitive(await loadOrCreateHmacKey(ds, master.key));
+  // SQLite: the audit writes on a thread of their own (the second core); reads stay here.
+  const writer = ds.kind === "sqlite" && opts.writerThread !== false ? new AuditWriterThread(ds, (ds as SqliteDatastore).file) : undefined;
   const logOpts: AuditLogOptions = {
-    backend: ds,
+    backend: writer ?? ds,
     // Replicas share a PostgreSQL log; an embedded SQLite log has one writer.
     sharedWriters: ds.kind === "postgres",
     signer: { sign: ({ size, rootHash }) => signCheckpoint({ origin: key.name, size, rootHash }, key.signer) },
@@ -61,7 +67,10 @@ export async function openAuditPlane(ds: Datastore, opts: AuditPlaneOptions): Pr
     publicKey: { name: key.name, vkey: key.vkey },
     verifyNote: (note) => verifyCheckpoint(note, key.verifier, { origin: key.name }),
     warnings,
-    close: () => log.close(),
+    close: async () => {
+      await log.close();
+      await writer?.close();
+    },
   };
 }
 

@@ -245,7 +245,8 @@ export class SqliteDatastore implements Datastore {
 
   private constructor(
     private readonly db: Sqlite.Database,
-    private readonly file: string,
+    /** The database file (the audit writer thread opens its own connection to it). */
+    readonly file: string,
     /** Migration versions this open applied (empty when the schema was already current). */
     readonly migrationsApplied: readonly number[],
     opts: SqliteOptions,
