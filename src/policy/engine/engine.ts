@@ -77,7 +77,7 @@ function flatSizeBound(ctx: Record<string, unknown>): number {
   let n = 2;
   for (const k in ctx) {
     const v = ctx[k];
-    // Escaping can multiply a character by six (\uXXXX); the bound allows for it.
+    // Escaping can turn one character into six (a \u escape); the bound allows for it.
     if (typeof v === "string") n += 6 * (k.length + v.length) + 6;
     else if (typeof v === "number" || typeof v === "boolean" || v === null || v === undefined) n += 6 * k.length + 30;
     else return Infinity;
