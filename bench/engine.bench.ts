@@ -19,7 +19,7 @@ import { LO_REACHABLE, LO_USERS, Layout, MODEL_DSL, NOW, TOTAL_TUPLES, listObjec
 import { elapsedMs, gc, hasGc, measure, now, sink, timerOverheadUs, type MeasureOptions, type Timing } from "./engine/measure.js";
 import { casbinSetup, cedarAllowed, cedarFolderCalls, cedarRbacCalls, cedarSetup, cedarVersion } from "./engine/peers.js";
 import { QUERIES, condQueries, directQueries, folderGrantsByUser, folderQueries, groupQueries, rbacQueries, roleMembers, type Query } from "./engine/queries.js";
-import { int, ms, ratio, table, us, verdict } from "./engine/report.js";
+import { int, machineJson, ms, ratio, table, us, verdict } from "./engine/report.js";
 
 const envNum = (name: string, dflt: number): number => {
   const v = Number(process.env[name]);
@@ -324,12 +324,7 @@ const timingJson = (t: Timing): Record<string, number> => ({
   latencySamples: t.samples,
 });
 const json = {
-  bench: "tenet-engine",
-  date: new Date().toISOString(),
-  node: process.version,
-  cpu: cpus[0]?.model.trim() ?? null,
-  cores: cpus.length,
-  loadavg: round(os.loadavg()[0]!),
+  ...machineJson("tenet-engine"),
   config: { runMs: RUN_MS, warmupMs: WARMUP_MS, peerMs: PEER_MS, latencyMs: LATENCY_MS, seed: SEED, queriesPerCase: QUERIES, casbinDocs: CASBIN_DOCS },
   timerOverheadUs: round(timerUs, 3),
   load: {

@@ -41,7 +41,7 @@ import { Engine } from "../src/policy/engine/engine.js";
 import { TypeSystem } from "../src/policy/model/typesystem.js";
 import { PolicyService } from "../src/policy/service.js";
 import { MemoryDatastore } from "../src/storage/memory/memory-datastore.js";
-import { int, ms, ratio, table, targetsSection, us } from "./engine/report.js";
+import { int, machineJson, ms, ratio, table, targetsSection, us } from "./engine/report.js";
 import { DOCS, FOLDERS, GROUPS, MODEL_DSL, NOW, USERS, makeRelationships, makeRequests } from "./policy/dataset.js";
 import { elapsedMs, measureSideBySide, now, sink, timerOverheadUs, type OpTiming } from "./policy/measure.js";
 import { makePolicies } from "./policy/policies.js";
@@ -326,12 +326,7 @@ const timingJson = (t: OpTiming): Record<string, unknown> => ({
   latencySamples: t.samples,
 });
 const json = {
-  bench: "tenet-policy",
-  date: new Date().toISOString(),
-  node: process.version,
-  cpu: cpus[0]?.model.trim() ?? null,
-  cores: cpus.length,
-  loadavg: round(os.loadavg()[0]!),
+  ...machineJson("tenet-policy"),
   config: { policies: POLICIES, seconds: SECONDS, seed: SEED, requests: REQUESTS, latBatch: LAT_BATCH, verify: VERIFY },
   timerOverheadUs: round(timerUs, 3),
   data: { tuples: rel.tuples.length, mix: rel.counts, users: USERS, groups: GROUPS, folders: FOLDERS, documents: DOCS },

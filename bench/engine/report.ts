@@ -1,3 +1,4 @@
+import os from "node:os";
 /** Markdown formatting for the benchmark's report. */
 
 export function table(head: string[], rows: string[][], align?: Array<"l" | "r">): string {
@@ -45,4 +46,10 @@ export function targetsSection(
   }
   out.push("", `Total benchmark time ${ms(totalMs)}.`);
   return out;
+}
+
+/** The first fields of every benchmark's JSON line: which benchmark, when, on what machine. */
+export function machineJson(bench: string): { bench: string; date: string; node: string; cpu: string | null; cores: number; loadavg: number } {
+  const cpus = os.cpus();
+  return { bench, date: new Date().toISOString(), node: process.version, cpu: cpus[0]?.model.trim() ?? null, cores: cpus.length, loadavg: Math.round(os.loadavg()[0]! * 100) / 100 };
 }
