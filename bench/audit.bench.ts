@@ -99,6 +99,8 @@ const machine = {
   cores: cpus.length,
   loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100),
   memGiB: Math.round(os.totalmem() / 2 ** 30),
+  /** Node flags of this run (`npm run bench:audit` passes the ones bin/tenet.js gives `tenet serve`). */
+  nodeFlags: process.execArgv.join(" "),
 };
 log(`${machine.node}, ${machine.cpu}, ${machine.cores} cores, load ${machine.loadavg.join(" ")}`);
 
@@ -324,7 +326,7 @@ const out: string[] = [];
 out.push("## Audit log benchmark");
 out.push("");
 out.push(
-  `Node ${machine.node}, ${machine.cpu} (${machine.cores} cores, ${machine.memGiB} GiB, load avg ${machine.loadavg.join(" / ")} at start, ${os.loadavg()[0]!.toFixed(2)} at end). ` +
+  `Node ${machine.node}${machine.nodeFlags ? ` with \`${machine.nodeFlags}\` (as bin/tenet.js runs \`tenet serve\`)` : " without flags (bin/tenet.js runs `tenet serve` with --max-semi-space-size=32)"}, ${machine.cpu} (${machine.cores} cores, ${machine.memGiB} GiB, load avg ${machine.loadavg.join(" / ")} at start, ${os.loadavg()[0]!.toFixed(2)} at end). ` +
     `SQLite: better-sqlite3, WAL, synchronous=FULL (as \`tenet serve\` opens it), a temporary data directory in ${tmpRoot}. ` +
     `PostgreSQL: ${pgSkip ? `skipped (${pgSkip})` : `${describeUrl(PG_URL)}, version ${pgConfig.server_version ?? "?"}, synchronous_commit=${pgConfig.synchronous_commit ?? "?"}, fsync=${pgConfig.fsync ?? "?"}, shared_buffers=${pgConfig.shared_buffers ?? "?"} (8 kB pages), a fresh schema dropped at the end`}. ` +
     `Checkpoint every ${int(CHECKPOINT_EVERY)} entries (signed C2SP note, Ed25519), stored in the batch's transaction.`,
@@ -371,7 +373,7 @@ if (decisionCases.length) {
 if (verifyCases.length) {
   out.push("", "### 3. Verifying the log", "");
   out.push(
-    `\`verifyAuditLog(ds, plane.verifyNote)\` (src/audit/verify.ts, pages of 10,000): every event re-hashed and checked against its leaf hash and position, the tree rebuilt, every checkpoint's signature verified and its root compared. The log was filled by the same decision appends (${FILL_IN_FLIGHT} in flight, maxBatch ${int(FILL_MAX_BATCH)}, checkpoint every ${int(CHECKPOINT_EVERY)}); the fill is not the measure. Right after the fill, so the database is in the OS page cache (PostgreSQL: in its buffers or the page cache).`,
+    `\`verifyAuditLog(ds, plane.verifyNote)\` (src/audit/verify.ts, pages of 1,000): every event re-hashed and checked against its leaf hash and position, the tree rebuilt, every checkpoint's signature verified and its root compared. The log was filled by the same decision appends (${FILL_IN_FLIGHT} in flight, maxBatch ${int(FILL_MAX_BATCH)}, checkpoint every ${int(CHECKPOINT_EVERY)}); the fill is not the measure. Right after the fill, so the database is in the OS page cache (PostgreSQL: in its buffers or the page cache).`,
   );
   out.push("");
   out.push(

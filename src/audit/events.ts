@@ -40,8 +40,12 @@ export interface AuditIndex {
 /** An event as handed to the log: the OCSF body (without sequence and time) and its index. */
 export interface AuditEventInput {
   index: AuditIndex;
-  /** The OCSF event without `time` and `metadata.sequence`, which the log assigns. */
-  body: Record<string, unknown>;
+  /**
+   * The OCSF event as JSON, without `metadata` and `time`: the log adds them when it assigns the
+   * sequence number (see eventText). Serialised when the event is made, while its values are
+   * still in the CPU's caches (a third of the cost of serialising it later, at commit).
+   */
+  json: string;
 }
 
 /** Keyed HMAC of sensitive values (the key comes from the master key; see audit/keys). */
@@ -63,10 +67,6 @@ const PRODUCT = { name: "Tenet", vendor_name: "Tenet", version: "0.1.0" };
 /** OCSF severity: 1 informational, 2 low, 3 medium, 4 high, 5 critical. */
 const RISK_LEVEL_ID: Record<string, number> = { low: 1, medium: 2, high: 3, critical: 4 };
 
-/** OCSF metadata of one event (sequence and logged_time are set when it is appended). */
-function metadata(type: string): Record<string, unknown> {
-  return { version: OCSF_VERSION, product: PRODUCT, log_name: "tenet-audit", event_code: type };
-}
 
 /** What a decision event needs to know (shaped like AccessDecision; no import of the policy plane). */
 export interface DecisionFacts {
@@ -105,7 +105,6 @@ export function decisionEvent(f: DecisionFacts, sensitive: Sensitive | undefined
     category_uid: 6,
     activity_id: 2,
     type_uid: OCSF_CLASS.apiActivity * 100 + 2,
-    metadata: metadata("access.decision"),
     severity_id: f.decision === "allow" ? 1 : 2,
     status_id: f.decision === "allow" ? 1 : 2,
     status: f.decision === "allow" ? "Success" : "Failure",
@@ -143,7 +142,7 @@ export function decisionEvent(f: DecisionFacts, sensitive: Sensitive | undefined
   };
   return {
     index: { type: "access.decision", classUid: OCSF_CLASS.apiActivity, storeId: f.storeId, subject: f.subject.id, resource: `${f.resource.type}:${f.resource.id}`, decision: f.decision, policy },
-    body,
+    json: JSON.stringify(body),
   };
 }
 
@@ -172,14 +171,13 @@ export function changeEvent(f: ChangeFacts, sensitive: Sensitive | undefined): A
     category_uid: 3,
     activity_id: ENTITY_ACTIVITY[f.activity],
     type_uid: OCSF_CLASS.entityManagement * 100 + ENTITY_ACTIVITY[f.activity],
-    metadata: metadata(f.type),
     severity_id: 1,
     status_id: 1,
     actor: { user: { uid: f.actor } },
     entity: { type: f.entity.type, uid: f.entity.uid, version: f.entity.version },
     unmapped: { tenet: { store_id: f.storeId, details: f.details, secrets: Object.keys(secrets).length > 0 ? secrets : undefined } },
   };
-  return { index: { type: f.type, classUid: OCSF_CLASS.entityManagement, storeId: f.storeId, subject: f.actor, resource: `${f.entity.type}:${f.entity.uid}`, decision: "success" }, body };
+  return { index: { type: f.type, classUid: OCSF_CLASS.entityManagement, storeId: f.storeId, subject: f.actor, resource: `${f.entity.type}:${f.entity.uid}`, decision: "success" }, json: JSON.stringify(body) };
 }
 
 /** A sign-in (or its failure) as OCSF Authentication. */
@@ -206,7 +204,6 @@ export function authenticationEvent(f: AuthenticationFacts, sensitive: Sensitive
     category_uid: 3,
     activity_id: activity,
     type_uid: OCSF_CLASS.authentication * 100 + activity,
-    metadata: metadata(f.type),
     severity_id: f.success ? 1 : 3,
     status_id: f.success ? 1 : 2,
     status_detail: f.reason,
@@ -216,18 +213,27 @@ export function authenticationEvent(f: AuthenticationFacts, sensitive: Sensitive
     http_request: f.userAgent !== undefined ? { user_agent: f.userAgent } : undefined,
     unmapped: { tenet: { acr: f.acr, amr: f.amr, secrets: Object.keys(secrets).length > 0 ? secrets : undefined } },
   };
-  return { index: { type: f.type, classUid: OCSF_CLASS.authentication, subject: f.subject, decision: f.success ? "success" : "failure" }, body };
+  return { index: { type: f.type, classUid: OCSF_CLASS.authentication, subject: f.subject, decision: f.success ? "success" : "failure" }, json: JSON.stringify(body) };
+}
+
+/** The start of each event type's `metadata` (everything but the sequence number and time). */
+const metadataHeads = new Map<string, string>();
+
+function metadataHead(type: string): string {
+  let head = metadataHeads.get(type);
+  if (head === undefined) {
+    head = `{"metadata":${JSON.stringify({ version: OCSF_VERSION, product: PRODUCT, log_name: "tenet-audit", event_code: type }).slice(0, -1)},"sequence":`;
+    if (metadataHeads.size < 1000) metadataHeads.set(type, head);
+  }
+  return head;
 }
 
 /**
- * The event as stored and hashed: the body with the log's sequence number and time, serialized
- * once. Keys with undefined values are dropped by JSON.stringify, so absent facts leave no trace.
- * The body is the log's own (made for this one event), so it is completed in place.
+ * The event as stored and hashed: OCSF `metadata` (with the log's sequence number and the time
+ * it was logged) first, then the event's own fields, then `time`. Keys with undefined values were
+ * dropped when the event was serialised, so absent facts leave no trace.
  */
-export function serializeEvent(body: Record<string, unknown>, seq: number, timeMs: number): string {
-  const meta = body.metadata as Record<string, unknown>;
-  meta.sequence = seq;
-  meta.logged_time = timeMs;
-  body.time = timeMs;
-  return JSON.stringify(body);
+export function eventText(input: AuditEventInput, seq: number, timeMs: number): string {
+  const fields = input.json.length > 2 ? `,${input.json.slice(1, -1)}` : "";
+  return `${metadataHead(input.index.type)}${seq},"logged_time":${timeMs}}${fields},"time":${timeMs}}`;
 }

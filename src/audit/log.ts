@@ -19,7 +19,7 @@
  */
 import { TenetError } from "../errors.js";
 import { AuditConflict, type AuditBackend, type AuditCheckpointRow, type AuditQuery, type AuditRow } from "../storage/interfaces.js";
-import { type AuditEventInput, serializeEvent } from "./events.js";
+import { type AuditEventInput, eventText } from "./events.js";
 import { leafHashOfText, sameHash } from "./merkle.js";
 import { Tree } from "./tree.js";
 
@@ -61,6 +61,13 @@ export interface AuditLogStatus {
   batches: number;
 }
 
+/** A head (size and root) and the leaf hashes sent to storage after it, in order. */
+interface Unconfirmed {
+  size: number;
+  root: Uint8Array;
+  batch: Uint8Array[];
+}
+
 interface Waiting {
   input: AuditEventInput;
   resolve: (r: { seq: number; time: string }) => void;
@@ -69,6 +76,13 @@ interface Waiting {
 
 const PRUNE_STEP = 20_000;
 const MAX_CONFLICT_RETRIES = 20;
+/**
+ * Batches sent to storage before the first is confirmed (single-writer logs). At 2 the next batch
+ * is serialised, hashed and handed over while the previous one commits: neither the event loop
+ * nor the SQLite writer thread waits for the other. Storage refuses a batch that does not start at
+ * its size, so a batch whose predecessor failed can never land.
+ */
+const PIPELINE_DEPTH = 2;
 
 export class AuditLog {
   private readonly backend: AuditBackend;
@@ -84,9 +98,17 @@ export class AuditLog {
   private lastCheckpoint: AuditCheckpointRow | undefined;
   private lastCheckpointAt: number;
   private queue: Waiting[] = [];
-  private flushing = false;
+  /** A pump is scheduled for the next turn of the event loop. */
+  private scheduled = false;
+  /** Batches handed to storage and not yet settled. */
+  private pending = 0;
   /** Set by a failed commit: the head before it and the batch's leaf hashes, to check what landed. */
-  private unsure: { size: number; root: Uint8Array; batch: Uint8Array[] } | undefined;
+  private unsure: Unconfirmed | undefined;
+  /** While batches are in flight: the last confirmed head and the leaf hashes sent after it. */
+  private unconfirmed: Unconfirmed | undefined;
+  private inFlight = 0;
+  /** The latest checkpoint signed for a batch (it may still be in flight), for when the next is due. */
+  private signedSize: number;
   private closed = false;
   private lastTime = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -106,6 +128,7 @@ export class AuditLog {
     this.tree = tree;
     this.lastCheckpoint = checkpoint;
     this.lastCheckpointAt = this.now();
+    this.signedSize = checkpoint?.size ?? 0;
   }
 
   /** Loads the stored log (rebuilding its tree) and starts the checkpoint timer. */
@@ -149,10 +172,7 @@ export class AuditLog {
     return new Promise((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
       // The first event of a burst waits one turn of the event loop, so the burst shares a batch.
-      if (!this.flushing) {
-        this.flushing = true;
-        setImmediate(() => void this.flush());
-      }
+      this.schedule();
     });
   }
 
@@ -193,6 +213,7 @@ export class AuditLog {
     await this.backend.putAuditCheckpoint(cp);
     this.lastCheckpoint = cp;
     this.lastCheckpointAt = this.now();
+    this.signedSize = Math.max(this.signedSize, cp.size);
     return cp;
   }
 
@@ -237,43 +258,66 @@ export class AuditLog {
   }
 
   private async idle(): Promise<void> {
-    while (this.flushing || this.queue.length > 0) await new Promise((r) => setImmediate(r));
+    while (this.busy || this.queue.length > 0) await new Promise((r) => setImmediate(r));
   }
 
   private tick(): void {
-    if (this.flushing || this.closed) return;
+    if (this.busy || this.closed) return;
     const signed = this.lastCheckpoint?.size ?? 0;
     if (this.tree.size > signed && this.now() - this.lastCheckpointAt >= this.intervalMs) {
       this.checkpointNow().catch((err) => this.failed(err));
     }
   }
 
-  private async flush(): Promise<void> {
+  private get busy(): boolean {
+    return this.scheduled || this.pending > 0;
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    // Each pump is a turn of its own: between batches the event loop runs (SQLite commits
+    // synchronously, so otherwise a steady stream of appends would keep timers and I/O waiting),
+    // and what arrives meanwhile joins the next batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
+  }
+
+  /**
+   * Hands queued events to storage while the pipeline has room. Called a turn after an append
+   * and after each batch settles: a batch is sent as soon as a slot frees, with whatever waited.
+   */
+  private pump(): void {
+    const depth = this.sharedWriters ? 1 : PIPELINE_DEPTH;
+    // After a failure, the batches behind it settle before the log is reloaded.
+    while (this.queue.length > 0 && this.pending < depth && !(this.unsure && this.pending > 0)) {
+      // A batch ends at the next multiple of `checkpointEvery`, so checkpoints fall exactly on
+      // multiples and each batch carries at most one.
+      const toNext = this.every - (this.tree.size % this.every);
+      const batch = this.queue.splice(0, Math.min(this.maxBatch, toNext));
+      this.pending++;
+      void this.store(batch).finally(() => {
+        this.pending--;
+        if (this.queue.length > 0) this.schedule();
+      });
+    }
+  }
+
+  /** Commits one batch and settles its callers. Never rejects. */
+  private async store(batch: Waiting[]): Promise<void> {
     try {
-      for (let first = true; this.queue.length > 0; first = false) {
-        // Between batches the event loop runs (SQLite commits synchronously, so without this a
-        // steady stream of appends would keep timers and I/O waiting), and what arrived meanwhile
-        // joins the next batch.
-        if (!first) await new Promise((r) => setImmediate(r));
-        // A batch ends at the next multiple of `checkpointEvery`, so checkpoints fall exactly on
-        // multiples and each batch carries at most one.
-        const toNext = this.every - (this.tree.size % this.every);
-        const batch = this.queue.splice(0, Math.min(this.maxBatch, toNext));
-        try {
-          if (this.unsure) await this.reload();
-          const committed = await this.commit(batch);
-          this.stats.batches++;
-          this.stats.healthy = true;
-          for (let i = 0; i < batch.length; i++) batch[i]!.resolve(committed[i]!);
-          for (const l of this.listeners) l();
-        } catch (err) {
-          this.failed(err);
-          const reason = err instanceof TenetError ? err : new TenetError("audit_unavailable", `the audit log could not store the event (${err instanceof Error ? err.message : String(err)}); nothing was decided`);
-          for (const w of batch) w.reject(reason);
-        }
-      }
-    } finally {
-      this.flushing = false;
+      if (this.unsure) await this.reload();
+      const committed = await this.commit(batch);
+      this.stats.batches++;
+      this.stats.healthy = true;
+      for (let i = 0; i < batch.length; i++) batch[i]!.resolve(committed[i]!);
+      for (const l of this.listeners) l();
+    } catch (err) {
+      this.failed(err);
+      const reason = err instanceof TenetError ? err : new TenetError("audit_unavailable", `the audit log could not store the event (${err instanceof Error ? err.message : String(err)}); nothing was decided`);
+      for (const w of batch) w.reject(reason);
     }
   }
 
@@ -306,6 +350,7 @@ export class AuditLog {
       this.lastCheckpoint = head.checkpoint;
       this.lastCheckpointAt = this.now();
     }
+    this.signedSize = this.lastCheckpoint?.size ?? 0;
     this.unsure = undefined;
   }
 
@@ -317,9 +362,10 @@ export class AuditLog {
     const time = new Date(nowMs).toISOString();
     const rows: AuditRow[] = new Array(batch.length);
     for (let i = 0; i < batch.length; i++) {
-      const { index, body } = batch[i]!.input;
+      const input = batch[i]!.input;
+      const index = input.index;
       const seq = start + i;
-      const event = serializeEvent(body, seq, nowMs);
+      const event = eventText(input, seq, nowMs);
       const hash = leafHashOfText(event);
       rows[i] = {
         seq,
@@ -337,21 +383,30 @@ export class AuditLog {
     }
     // The tree grows before the commit because the checkpoint signed with the batch needs the new
     // root; a failed commit reloads the tree from storage (`unsure`).
-    const before = { size: start, root: this.tree.root(), batch: rows.map((r) => r.leafHash) };
-    for (const r of rows) this.tree.append(r.leafHash);
-    const signedSize = this.lastCheckpoint?.size ?? 0;
-    const due = this.tree.size % this.every === 0 || Math.floor(this.tree.size / this.every) > Math.floor(signedSize / this.every) || nowMs - this.lastCheckpointAt >= this.intervalMs;
+    const sent: Unconfirmed = (this.unconfirmed ??= { size: start, root: this.tree.root(), batch: [] as Uint8Array[] });
+    for (const r of rows) {
+      this.tree.append(r.leafHash);
+      sent.batch.push(r.leafHash);
+    }
+    const due = this.tree.size % this.every === 0 || Math.floor(this.tree.size / this.every) > Math.floor(this.signedSize / this.every) || nowMs - this.lastCheckpointAt >= this.intervalMs;
     const cp = due ? this.sign() : undefined;
+    if (cp) {
+      this.signedSize = cp.size;
+      this.lastCheckpointAt = nowMs;
+    }
+    this.inFlight++;
     try {
       await this.backend.appendAudit(rows, cp);
     } catch (err) {
-      this.unsure = before;
+      // Everything sent since the last confirmed head is in doubt: the batches behind this one
+      // are refused by storage (they do not start at its size) unless this one landed after all.
+      this.unsure ??= sent;
       throw err;
+    } finally {
+      if (--this.inFlight === 0) this.unconfirmed = undefined;
     }
-    if (cp) {
-      this.lastCheckpoint = cp;
-      this.lastCheckpointAt = nowMs;
-    }
+    // Served only once stored: a published checkpoint the log then lacks would look like a fork.
+    if (cp && cp.size > (this.lastCheckpoint?.size ?? 0)) this.lastCheckpoint = cp;
     return rows.map((r) => ({ seq: r.seq, time }));
   }
 
@@ -380,11 +435,14 @@ export class AuditLog {
       throw new TenetError("audit_unavailable", `the stored audit log no longer matches the first ${unsure.size} entries this process wrote; run \`tenet audit verify\``);
     }
     if (tree.size > unsure.size) {
-      const landed = tree.size - unsure.size === unsure.batch.length && (await this.backend.readAudit(unsure.size, unsure.batch.length)).every((r, i) => sameHash(r.leafHash, unsure.batch[i]!));
+      // What landed must be a prefix of what this process sent, in order.
+      const extra = tree.size - unsure.size;
+      const landed = extra <= unsure.batch.length && (await this.backend.readAuditLeaves(unsure.size, extra)).every((r, i) => sameHash(r.leafHash, unsure.batch[i]!));
       if (!landed) throw new TenetError("audit_unavailable", `the audit log holds ${tree.size - unsure.size} entries after ${unsure.size} that this process did not write; run \`tenet audit verify\``);
     }
     this.tree = tree;
     this.lastCheckpoint = checkpoint;
+    this.signedSize = checkpoint?.size ?? 0;
     this.unsure = undefined;
   }
 }

@@ -318,7 +318,11 @@ describe("where it listens", () => {
 
   test("`npm start`'s command listens on 127.0.0.1:8080 by default", async (t) => {
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
-    assert.equal(pkg.scripts.start, "node bin/tenet.js serve");
+    // `npm start` and the `tenet` launcher (its shebang) run Node with the same flags.
+    const shebang = readFileSync(join(ROOT, "bin", "tenet.js"), "utf8").split("\n")[0]!;
+    const flags = /^#!\/usr\/bin\/env -S node((?: --[a-z-]+=\d+)*)$/.exec(shebang)?.[1];
+    assert.ok(flags !== undefined, `unexpected launcher line: ${shebang}`);
+    assert.equal(pkg.scripts.start, `node${flags} bin/tenet.js serve`);
     if (!(await portIsFree(8080))) {
       t.skip("127.0.0.1:8080 is in use on this machine");
       return;

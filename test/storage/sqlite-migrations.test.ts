@@ -92,7 +92,7 @@ describe("sqlite migrations", () => {
     }
     const ds = SqliteDatastore.open(file);
     try {
-      assert.deepEqual(ds.migrationsApplied, [4]);
+      assert.deepEqual(ds.migrationsApplied, [4, 5]);
       assert.equal((await ds.getStore("01ARZ3NDEKTSV4RRFFQ69G5FAV"))?.name, "old");
       assert.deepEqual((await ds.getDocument("c", "d"))?.body, { n: 1 });
       assert.deepEqual(await ds.auditHead(), { size: 0, checkpoint: undefined, pruned: undefined });
@@ -100,6 +100,47 @@ describe("sqlite migrations", () => {
       assert.equal((await ds.auditHead()).size, 3);
     } finally {
       await ds.close();
+    }
+  });
+
+  test("an audit log written at version 4 keeps its entries and is searched through the block indexes of version 5", async () => {
+    const file = freshFile();
+    const db = new Database(file);
+    try {
+      assert.deepEqual(migrateSqlite(db, sqliteMigrations().slice(0, 4)), [1, 2, 3, 4]);
+      const insert = db.prepare(
+        "INSERT INTO audit_entries (seq, time, type, class_uid, store_id, subject, resource, decision, policy, event, leaf_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      );
+      db.transaction(() => {
+        for (const r of auditRows(0, 5000)) insert.run(r.seq, r.time, r.type, r.classUid, r.storeId, r.subject, r.resource, r.decision, r.policy, r.event, r.leafHash);
+      })();
+    } finally {
+      db.close();
+    }
+    const ds = SqliteDatastore.open(file);
+    try {
+      assert.deepEqual(ds.migrationsApplied, [5]);
+      assert.equal((await ds.auditHead()).size, 5000);
+      const found = await ds.queryAudit({ subject: "user:3", resource: "doc:1", order: "desc", limit: 3 });
+      const expected = auditRows(0, 5000)
+        .filter((r) => r.subject === "user:3" && r.resource === "doc:1")
+        .map((r) => r.seq)
+        .reverse()
+        .slice(0, 3);
+      assert.equal(expected.length, 3);
+      assert.deepEqual(
+        found.map((r) => r.seq),
+        expected,
+      );
+    } finally {
+      await ds.close();
+    }
+    const plan = new Database(file, { readonly: true });
+    try {
+      const detail = plan.prepare("EXPLAIN QUERY PLAN SELECT seq FROM audit_entries WHERE (seq >> 12) = 1 AND subject = 'user:4' ORDER BY seq").all() as { detail: string }[];
+      assert.match(detail.map((d) => d.detail).join(" "), /audit_entries_by_subject/);
+    } finally {
+      plan.close();
     }
   });
 

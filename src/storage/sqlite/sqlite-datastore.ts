@@ -22,7 +22,6 @@ import type { AuthorizationModel } from "../../policy/model/types.js";
 import type { TupleKey, TupleKeyWithoutCondition } from "../../policy/tuples/tuple.js";
 import { ulid } from "../../util/ulid.js";
 import {
-  AUDIT_FILTERS,
   checkAuditBatch,
   checkAuditQuery,
   checkAuditStart,
@@ -36,6 +35,7 @@ import {
   splitSubtrees,
 } from "../audit-rows.js";
 import { StorageError } from "../errors.js";
+import { AUDIT_COLUMNS, SqliteAuditQuery } from "./audit-query.js";
 import {
   AuditConflict,
   type AuditCheckpointRow,
@@ -120,19 +120,7 @@ interface ApiKeyRow {
 }
 
 const TUPLE_COLUMNS = "object, relation, subject, condition_name, condition_context";
-/** Selected under the AuditRow names, so that a row read is an AuditRow as it is (no copying). */
-const AUDIT_COLUMNS = "seq, time, type, class_uid AS classUid, store_id AS storeId, subject, resource, decision, policy, event, leaf_hash AS leafHash";
 const CHECKPOINT_COLUMNS = "size, root_hash AS rootHash, time, note";
-/** The audit filters' indexes, most selective first (a subject or resource has few entries, a decision many). */
-const AUDIT_INDEX_PRIORITY = [
-  ["subject", "audit_entries_by_subject"],
-  ["resource", "audit_entries_by_resource"],
-  ["policy", "audit_entries_by_policy"],
-  ["storeId", "audit_entries_by_store"],
-  ["type", "audit_entries_by_type"],
-  ["decision", "audit_entries_by_decision"],
-] as const satisfies ReadonlyArray<readonly [(typeof AUDIT_FILTERS)[number][0], string]>;
-
 interface PrunedRow {
   size: number;
   subtrees: Buffer;
@@ -210,7 +198,7 @@ export class SqliteDatastore implements Datastore {
   private readonly s;
   private readonly readTupleStatements = new Map<string, Sqlite.Statement<unknown[], TupleRecordRow>>();
   private readonly writeTx: (storeId: string, deletes: TupleKeyWithoutCondition[], writes: TupleKey[]) => number;
-  private readonly auditQueryStatements = new Map<string, Sqlite.Statement<unknown[], AuditRow>>();
+  private readonly auditQuery: SqliteAuditQuery;
   private readonly appendAuditTx: (rows: AuditRow[], checkpoint: AuditCheckpointRow | undefined) => void;
   private readonly pruneAuditTx: (record: AuditPruneRow) => number;
   private readonly auditHeadTx: () => { size: number; checkpoint: AuditCheckpointRow | undefined; pruned: AuditPruneRow | undefined };
@@ -366,6 +354,7 @@ export class SqliteDatastore implements Datastore {
       // IMMEDIATE takes the write lock at BEGIN, so two processes never deadlock upgrading a read lock.
       .immediate;
     // The size is read under the write lock: no other process can append between check and insert.
+    this.auditQuery = new SqliteAuditQuery(db);
     this.appendAuditTx = db.transaction((rows: AuditRow[], checkpoint: AuditCheckpointRow | undefined): void => {
       checkAuditStart(rows, s.auditSize.get()!);
       for (const r of rows) s.insertAudit.run(r.seq, r.time, r.type, r.classUid, r.storeId, r.subject, r.resource, r.decision, r.policy, r.event, r.leafHash);
@@ -638,41 +627,7 @@ export class SqliteDatastore implements Datastore {
 
   async queryAudit(q: AuditQuery): Promise<AuditRow[]> {
     checkAuditQuery(q);
-    const where: string[] = [];
-    const params: unknown[] = [];
-    let shape = "";
-    for (const [key, column] of AUDIT_FILTERS) {
-      const v = q[key];
-      shape += v === undefined ? "-" : "f";
-      if (v === undefined) continue;
-      where.push(`${column} = ?`);
-      params.push(v);
-    }
-    const bounds: [unknown, string][] = [
-      [q.from, "time >= ?"],
-      [q.to, "time < ?"],
-      [q.afterSeq, "seq > ?"],
-      [q.beforeSeq, "seq < ?"],
-    ];
-    for (const [v, cond] of bounds) {
-      shape += v === undefined ? "-" : "b";
-      if (v === undefined) continue;
-      where.push(cond);
-      params.push(v);
-    }
-    const order = q.order === "desc" ? "DESC" : "ASC";
-    shape += order;
-    let stmt = this.auditQueryStatements.get(shape);
-    if (!stmt) {
-      // Without statistics SQLite picks among the filters' indexes arbitrarily (decision, say,
-      // over subject); the most selective filter's index is named instead. With no filter but
-      // time, SQLite chooses between the seq order and the time index itself.
-      const index = AUDIT_INDEX_PRIORITY.find(([key]) => q[key] !== undefined)?.[1];
-      const from = index ? `audit_entries INDEXED BY ${index}` : "audit_entries";
-      stmt = this.db.prepare<unknown[], AuditRow>(`SELECT ${AUDIT_COLUMNS} FROM ${from}${where.length > 0 ? ` WHERE ${where.join(" AND ")}` : ""} ORDER BY seq ${order} LIMIT ?`);
-      this.auditQueryStatements.set(shape, stmt);
-    }
-    return this.guard(() => stmt.all(...params, q.limit));
+    return this.guard(() => this.auditQuery.run(q));
   }
 
   async listAuditCheckpoints(fromSize: number, limit: number): Promise<AuditCheckpointRow[]> {
