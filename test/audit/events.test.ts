@@ -9,6 +9,10 @@ import { authenticationEvent, changeEvent, decisionEvent, eventText, OCSF_CLASS,
 
 const sensitive = new Sensitive(Buffer.alloc(32, 9));
 
+/** A parsed event, navigated freely (the assertions check the shape). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Json = Record<string, any>;
+
 const decision = decisionEvent(
   {
     decision: "deny",
@@ -33,7 +37,7 @@ const decision = decisionEvent(
 describe("audit events", () => {
   test("the stored text is JSON: metadata with the sequence number and time, the event's own fields, then time", () => {
     const text = eventText(decision, 42, 1_796_000_000_123);
-    const e = JSON.parse(text) as Record<string, any>;
+    const e = JSON.parse(text) as Json;
     assert.deepEqual(e.metadata, {
       version: OCSF_VERSION,
       product: { name: "Tenet", vendor_name: "Tenet", version: "0.1.0" },
@@ -58,20 +62,20 @@ describe("audit events", () => {
   test("sensitive context is stored only as a keyed HMAC", () => {
     const text = eventText(decision, 0, 0);
     assert.ok(!text.includes("s3cret"));
-    const e = JSON.parse(text) as Record<string, any>;
+    const e = JSON.parse(text) as Json;
     assert.equal(e.unmapped.tenet.context_hmac, sensitive.digest({ token: "s3cret" }));
     assert.notEqual(new Sensitive(Buffer.alloc(32, 8)).digest({ token: "s3cret" }), e.unmapped.tenet.context_hmac, "the HMAC depends on the key");
   });
 
   test("change and authentication events; an event with no fields of its own is still JSON", () => {
     const change = changeEvent({ type: "tuples.write", activity: "update", storeId: "s1", actor: "api_key:k1", entity: { type: "store", uid: "s1" }, secrets: { token: "t0ken" } }, sensitive);
-    const c = JSON.parse(eventText(change, 7, 5)) as Record<string, any>;
+    const c = JSON.parse(eventText(change, 7, 5)) as Json;
     assert.equal(c.class_uid, OCSF_CLASS.entityManagement);
     assert.equal(c.metadata.event_code, "tuples.write");
     assert.equal(c.metadata.sequence, 7);
     assert.ok(!eventText(change, 7, 5).includes("t0ken"));
     const auth = authenticationEvent({ type: "authentication.failure", subject: "user:anne", success: false, reason: "bad passkey" }, sensitive);
-    assert.equal((JSON.parse(eventText(auth, 1, 2)) as Record<string, any>).class_uid, OCSF_CLASS.authentication);
+    assert.equal((JSON.parse(eventText(auth, 1, 2)) as Json).class_uid, OCSF_CLASS.authentication);
     const bare = eventText({ index: { type: "x.y", classUid: 1 }, json: "{}" }, 3, 4);
     assert.deepEqual(JSON.parse(bare), { metadata: { version: OCSF_VERSION, product: { name: "Tenet", vendor_name: "Tenet", version: "0.1.0" }, log_name: "tenet-audit", event_code: "x.y", sequence: 3, logged_time: 4 }, time: 4 });
   });
