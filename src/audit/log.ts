@@ -19,8 +19,9 @@
  */
 import { TenetError } from "../errors.js";
 import { AuditConflict, type AuditBackend, type AuditCheckpointRow, type AuditQuery, type AuditRow } from "../storage/interfaces.js";
-import { type AuditEventInput, eventText } from "./events.js";
-import { leafHashOfText, sameHash } from "./merkle.js";
+import type { AuditEventInput } from "./events.js";
+import { auditRows, type EventBatch } from "./rows.js";
+import { sameHash } from "./merkle.js";
 import { Tree } from "./tree.js";
 
 /** Signs tree heads (the checkpoint note). */
@@ -48,6 +49,18 @@ export interface AuditLogOptions {
    * did not write are refused as tampering.
    */
   sharedWriters?: boolean;
+  /**
+   * Stores batches of events building their rows itself, on another thread (SQLite's writer
+   * thread): serialising and hashing ~2 KB per event leave the thread that decides. The log then
+   * signs a due checkpoint once the batch's leaf hashes are back, and stores it right behind it.
+   * Single-writer logs only.
+   */
+  eventWriter?: AuditEventWriter | undefined;
+}
+
+/** See AuditLogOptions.eventWriter. Resolves with the batch's leaf hashes, in order. */
+export interface AuditEventWriter {
+  appendAuditEvents(batch: EventBatch): Promise<Uint8Array[]>;
 }
 
 export interface AuditLogStatus {
@@ -61,11 +74,13 @@ export interface AuditLogStatus {
   batches: number;
 }
 
-/** A head (size and root) and the leaf hashes sent to storage after it, in order. */
+/** A head (size and root) and the batches sent to storage after it, in order. */
 interface Unconfirmed {
   size: number;
   root: Uint8Array;
-  batch: Uint8Array[];
+  batches: EventBatch[];
+  /** Events in `batches`. */
+  count: number;
 }
 
 interface Waiting {
@@ -77,12 +92,13 @@ interface Waiting {
 const PRUNE_STEP = 20_000;
 const MAX_CONFLICT_RETRIES = 20;
 /**
- * Batches sent to storage before the first is confirmed (single-writer logs). At 2 the next batch
- * is serialised, hashed and handed over while the previous one commits: neither the event loop
- * nor the SQLite writer thread waits for the other. Storage refuses a batch that does not start at
- * its size, so a batch whose predecessor failed can never land.
+ * Batches sent to storage before the first is confirmed (single-writer logs). With several in
+ * flight the next batch is handed over while earlier ones commit: neither the event loop nor the
+ * SQLite writer thread waits for the other (measured: 2 → 20k, 4 → 23-24k audited decisions/s;
+ * 8 no better). Storage refuses a batch that does not start at its size, so a batch whose
+ * predecessor failed can never land.
  */
-const PIPELINE_DEPTH = 2;
+const PIPELINE_DEPTH = 4;
 
 export class AuditLog {
   private readonly backend: AuditBackend;
@@ -107,6 +123,9 @@ export class AuditLog {
   /** While batches are in flight: the last confirmed head and the leaf hashes sent after it. */
   private unconfirmed: Unconfirmed | undefined;
   private inFlight = 0;
+  /** Checkpoints signed for a batch and not yet stored (event-writer mode). */
+  private checkpointWrites = 0;
+  private readonly eventWriter: AuditEventWriter | undefined;
   /** The latest checkpoint signed for a batch (it may still be in flight), for when the next is due. */
   private signedSize: number;
   private closed = false;
@@ -125,6 +144,8 @@ export class AuditLog {
     this.now = opts.now ?? Date.now;
     this.onFailure = opts.onFailure ?? (() => undefined);
     this.sharedWriters = opts.sharedWriters ?? false;
+    this.eventWriter = opts.eventWriter;
+    if (this.eventWriter && this.sharedWriters) throw new TypeError("eventWriter is for single-writer logs");
     this.tree = tree;
     this.lastCheckpoint = checkpoint;
     this.lastCheckpointAt = this.now();
@@ -270,7 +291,7 @@ export class AuditLog {
   }
 
   private get busy(): boolean {
-    return this.scheduled || this.pending > 0;
+    return this.scheduled || this.pending > 0 || this.checkpointWrites > 0;
   }
 
   private schedule(): void {
@@ -295,7 +316,7 @@ export class AuditLog {
     while (this.queue.length > 0 && this.pending < depth && !(this.unsure && this.pending > 0)) {
       // A batch ends at the next multiple of `checkpointEvery`, so checkpoints fall exactly on
       // multiples and each batch carries at most one.
-      const toNext = this.every - (this.tree.size % this.every);
+      const toNext = this.every - (this.sentSize % this.every);
       const batch = this.queue.splice(0, Math.min(this.maxBatch, toNext));
       this.pending++;
       void this.store(batch).finally(() => {
@@ -354,60 +375,94 @@ export class AuditLog {
     this.unsure = undefined;
   }
 
-  private async commitAt(batch: Waiting[]): Promise<Array<{ seq: number; time: string }>> {
-    const start = this.tree.size;
+  /** Entries stored or on their way: where the next batch starts. */
+  private get sentSize(): number {
+    return this.unconfirmed ? this.unconfirmed.size + this.unconfirmed.count : this.tree.size;
+  }
+
+  private async commitAt(waiting: Waiting[]): Promise<Array<{ seq: number; time: string }>> {
+    const start = this.sentSize;
     // Times never go backwards along the log (the clock may): a time range is a range of seqs.
     const nowMs = Math.max(this.now(), this.lastTime);
     this.lastTime = nowMs;
     const time = new Date(nowMs).toISOString();
-    const rows: AuditRow[] = new Array(batch.length);
-    for (let i = 0; i < batch.length; i++) {
-      const input = batch[i]!.input;
-      const index = input.index;
-      const seq = start + i;
-      const event = eventText(input, seq, nowMs);
-      const hash = leafHashOfText(event);
-      rows[i] = {
-        seq,
-        time,
-        type: index.type,
-        classUid: index.classUid,
-        storeId: index.storeId ?? null,
-        subject: index.subject ?? null,
-        resource: index.resource ?? null,
-        decision: index.decision ?? null,
-        policy: index.policy ?? null,
-        event,
-        leafHash: hash,
-      };
-    }
-    // The tree grows before the commit because the checkpoint signed with the batch needs the new
+    const batch: EventBatch = { start, timeMs: nowMs, events: waiting.map((w) => w.input) };
+    const sent: Unconfirmed = (this.unconfirmed ??= { size: this.tree.size, root: this.tree.root(), batches: [], count: 0 });
+    sent.batches.push(batch);
+    sent.count += batch.events.length;
+    if (this.eventWriter) await this.writeEvents(batch, sent);
+    else await this.writeRows(batch, sent);
+    return waiting.map((_, i) => ({ seq: start + i, time }));
+  }
+
+  /** Rows built here; a due checkpoint is signed before the commit and stored with the batch. */
+  private async writeRows(batch: EventBatch, sent: Unconfirmed): Promise<void> {
+    const rows = auditRows(batch);
+    // The tree grows before the commit because the checkpoint stored with the batch needs the new
     // root; a failed commit reloads the tree from storage (`unsure`).
-    const sent: Unconfirmed = (this.unconfirmed ??= { size: start, root: this.tree.root(), batch: [] as Uint8Array[] });
-    for (const r of rows) {
-      this.tree.append(r.leafHash);
-      sent.batch.push(r.leafHash);
+    for (const r of rows) this.tree.append(r.leafHash);
+    const cp = this.checkpointIfDue(batch.timeMs);
+    await this.settle(sent, this.backend.appendAudit(rows, cp));
+    // Served only once stored: a published checkpoint the log then lacks would look like a fork.
+    if (cp && cp.size > (this.lastCheckpoint?.size ?? 0)) this.lastCheckpoint = cp;
+  }
+
+  /** Rows built by the event writer; the tree grows from the leaf hashes it returns. */
+  private async writeEvents(batch: EventBatch, sent: Unconfirmed): Promise<void> {
+    const hashes = await this.settle(sent, this.eventWriter!.appendAuditEvents(batch));
+    // Batches settle in the order they were sent, so the tree is at this batch's start; if not
+    // (an earlier batch has not settled), what was sent is in doubt like after a failure.
+    if (this.tree.size !== batch.start || hashes.length !== batch.events.length) {
+      this.unsure ??= sent;
+      throw new TenetError("audit_unavailable", `the audit writer answered out of order (batch at ${batch.start}, log at ${this.tree.size})`);
     }
-    const due = this.tree.size % this.every === 0 || Math.floor(this.tree.size / this.every) > Math.floor(this.signedSize / this.every) || nowMs - this.lastCheckpointAt >= this.intervalMs;
-    const cp = due ? this.sign() : undefined;
-    if (cp) {
-      this.signedSize = cp.size;
-      this.lastCheckpointAt = nowMs;
-    }
+    for (const h of hashes) this.tree.append(h);
+    const cp = this.checkpointIfDue(batch.timeMs);
+    if (cp) this.storeCheckpoint(cp);
+  }
+
+  /** Awaits a batch's write; on failure everything sent since the last confirmed head is in doubt. */
+  private async settle<T>(sent: Unconfirmed, write: Promise<T>): Promise<T> {
     this.inFlight++;
     try {
-      await this.backend.appendAudit(rows, cp);
+      return await write;
     } catch (err) {
-      // Everything sent since the last confirmed head is in doubt: the batches behind this one
-      // are refused by storage (they do not start at its size) unless this one landed after all.
+      // The batches behind this one are refused by storage (they do not start at its size)
+      // unless this one landed after all; reload() tells which.
       this.unsure ??= sent;
       throw err;
     } finally {
       if (--this.inFlight === 0) this.unconfirmed = undefined;
     }
-    // Served only once stored: a published checkpoint the log then lacks would look like a fork.
-    if (cp && cp.size > (this.lastCheckpoint?.size ?? 0)) this.lastCheckpoint = cp;
-    return rows.map((r) => ({ seq: r.seq, time }));
+  }
+
+  /** Signs a checkpoint of the tree as it is if one is due (every N entries, every T ms). */
+  private checkpointIfDue(nowMs: number): AuditCheckpointRow | undefined {
+    const size = this.tree.size;
+    const due = size % this.every === 0 || Math.floor(size / this.every) > Math.floor(this.signedSize / this.every) || nowMs - this.lastCheckpointAt >= this.intervalMs;
+    if (!due) return undefined;
+    const cp = this.sign();
+    this.signedSize = cp.size;
+    this.lastCheckpointAt = nowMs;
+    return cp;
+  }
+
+  /** Stores a checkpoint behind its batch (event-writer mode); a failure is reported, not fatal to entries. */
+  private storeCheckpoint(cp: AuditCheckpointRow): void {
+    this.checkpointWrites++;
+    this.backend
+      .putAuditCheckpoint(cp)
+      .then(
+        () => {
+          if (cp.size > (this.lastCheckpoint?.size ?? 0)) this.lastCheckpoint = cp;
+        },
+        (err) => {
+          // The entries are stored; the next checkpoint (timer or size) signs them again.
+          this.signedSize = this.lastCheckpoint?.size ?? 0;
+          this.failed(err);
+        },
+      )
+      .finally(() => this.checkpointWrites--);
   }
 
   private sign(): AuditCheckpointRow {
@@ -437,8 +492,9 @@ export class AuditLog {
     if (tree.size > unsure.size) {
       // What landed must be a prefix of what this process sent, in order.
       const extra = tree.size - unsure.size;
-      const landed = extra <= unsure.batch.length && (await this.backend.readAuditLeaves(unsure.size, extra)).every((r, i) => sameHash(r.leafHash, unsure.batch[i]!));
-      if (!landed) throw new TenetError("audit_unavailable", `the audit log holds ${tree.size - unsure.size} entries after ${unsure.size} that this process did not write; run \`tenet audit verify\``);
+      const sentHashes = unsure.batches.flatMap((b) => auditRows(b).map((r) => r.leafHash));
+      const landed = extra <= sentHashes.length && (await this.backend.readAuditLeaves(unsure.size, extra)).every((r, i) => sameHash(r.leafHash, sentHashes[i]!));
+      if (!landed) throw new TenetError("audit_unavailable", `the audit log holds ${extra} entries after ${unsure.size} that this process did not write; run \`tenet audit verify\``);
     }
     this.tree = tree;
     this.lastCheckpoint = checkpoint;

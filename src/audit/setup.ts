@@ -7,7 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { loadMasterKey, type MasterKey } from "../crypto/master-key.js";
 import { DocumentConflict, type Datastore, type DocumentsBackend } from "../storage/interfaces.js";
-import { AuditWriterThread } from "../storage/sqlite/audit-writer-thread.js";
+import { AuditWriterThread } from "./sqlite-writer-thread.js";
 import type { SqliteDatastore } from "../storage/sqlite/sqlite-datastore.js";
 import { AuditChangeRecorder } from "./change-recorder.js";
 import { signCheckpoint, verifyCheckpoint } from "./checkpoint.js";
@@ -51,6 +51,7 @@ export async function openAuditPlane(ds: Datastore, opts: AuditPlaneOptions): Pr
   const writer = ds.kind === "sqlite" && opts.writerThread !== false ? new AuditWriterThread(ds, (ds as SqliteDatastore).file) : undefined;
   const logOpts: AuditLogOptions = {
     backend: writer ?? ds,
+    eventWriter: writer,
     // Replicas share a PostgreSQL log; an embedded SQLite log has one writer.
     sharedWriters: ds.kind === "postgres",
     signer: { sign: ({ size, rootHash }) => signCheckpoint({ origin: key.name, size, rootHash }, key.signer) },

@@ -119,8 +119,18 @@ export async function verifyAuditLog(backend: AuditBackend, verifyNote: NoteVeri
   };
 
   let expected = start;
+  // The next page is asked for before this one is hashed: a remote database (PostgreSQL) reads
+  // and sends it meanwhile.
+  const read = (from: number) => {
+    if (from >= head.size) return undefined;
+    const p = backend.readAuditEvents(from, Math.min(page, head.size - from));
+    p.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+    return p;
+  };
+  let ahead = read(start);
   for (let from = start; from < head.size; from += page) {
-    const rows = await backend.readAuditEvents(from, Math.min(page, head.size - from));
+    const rows = await ahead!;
+    ahead = read(from + page);
     for (const r of rows) {
       if (r.seq > expected) {
         report({ kind: "removed", seq: expected, endSeq: r.seq, message: `entries [${expected}, ${r.seq}) are missing` });

@@ -16,10 +16,11 @@ import { signCheckpoint, verifyCheckpoint } from "../../src/audit/checkpoint.js"
 import { AuditLog } from "../../src/audit/log.js";
 import { leafHash, verifyConsistency, verifyInclusion } from "../../src/audit/merkle.js";
 import { ed25519Signer, ed25519VerifierKey } from "../../src/audit/signed-note.js";
+import { AuditWriterThread } from "../../src/audit/sqlite-writer-thread.js";
 import { openAuditPlane, type AuditPlane } from "../../src/audit/setup.js";
 import { verifyAuditLog } from "../../src/audit/verify.js";
 import { TenetError } from "../../src/errors.js";
-import type { Datastore } from "../../src/storage/interfaces.js";
+import type { AuditBackend, Datastore } from "../../src/storage/interfaces.js";
 import { openDatastore } from "../../src/storage/open.js";
 import { PostgresDatastore } from "../../src/storage/postgres/postgres-datastore.js";
 import { adminQuery, createTestSchema, dropTestSchema, PG_SKIP, PG_URL } from "../storage/pg-test-schema.js";
@@ -256,29 +257,38 @@ describe("audit log (SQLite)", () => {
 
   // Two batches are in storage's hands at once (pipelining): the first one's failure must take
   // down the one behind it, or, when the first landed after all, the log must accept both.
-  for (const landed of [false, true]) {
-    test(`a failed batch with the next one already sent (${landed ? "it landed after all" : "nothing stored"}): no gap, no fork, appends continue`, async () => {
+  for (const [mode, landed] of [["rows", false], ["rows", true], ["events", false], ["events", true]] as const) {
+    test(`a failed batch with the next one already sent (${mode === "rows" ? "rows built here" : "rows built on the writer thread"}; ${landed ? "it landed after all" : "nothing stored"}): no gap, no fork, appends continue`, async () => {
       const dir = tempDir();
       const ds = await openDatastore({ dataDir: dir });
       const { generateKeyPairSync } = await import("node:crypto");
       const { privateKey, publicKey } = generateKeyPairSync("ed25519");
       const signer = ed25519Signer("tenet/test", privateKey);
       const verifier = ed25519VerifierKey("tenet/test", publicKey);
+      const thread = mode === "events" ? new AuditWriterThread(ds, join(dir, "tenet.db")) : undefined;
+      const method = mode === "events" ? "appendAuditEvents" : "appendAudit";
+      const real: Record<string, (...a: unknown[]) => Promise<unknown>> = (thread ?? ds) as never;
       let calls = 0;
-      const backend = new Proxy(ds, {
+      // The second batch fails only after the third was sent (optionally after it was stored).
+      const faulty = new Proxy(real, {
         get(target, prop, receiver) {
-          if (prop !== "appendAudit") return Reflect.get(target, prop, receiver);
-          return async (...args: Parameters<Datastore["appendAudit"]>) => {
+          if (prop !== method) return Reflect.get(target, prop, receiver);
+          return async (...args: unknown[]) => {
             const call = ++calls;
-            if (call !== 2) return target.appendAudit(...args);
-            // The second batch fails only after the third was sent.
-            if (landed) await target.appendAudit(...args);
+            if (call !== 2) return target[method]!.apply(target, args);
+            if (landed) await target[method]!.apply(target, args);
             await new Promise((r) => setTimeout(r, 30));
             throw new Error("injected failure");
           };
         },
       });
-      const log = await AuditLog.open({ backend, signer: { sign: ({ size, rootHash }) => signCheckpoint({ origin: "tenet/test", size, rootHash }, signer) }, maxBatch: 10, checkpointEvery: 5 });
+      const log = await AuditLog.open({
+        backend: faulty as unknown as AuditBackend,
+        eventWriter: thread ? (faulty as unknown as AuditWriterThread) : undefined,
+        signer: { sign: ({ size, rootHash }) => signCheckpoint({ origin: "tenet/test", size, rootHash }, signer) },
+        maxBatch: 10,
+        checkpointEvery: 5,
+      });
       try {
         const outcomes = await Promise.allSettled(Array.from({ length: 40 }, (_, i) => log.append(decision(i))));
         const failed = outcomes.flatMap((o, i) => (o.status === "rejected" ? [i] : []));
@@ -300,6 +310,7 @@ describe("audit log (SQLite)", () => {
         assert.ok(report.ok);
       } finally {
         await log.close();
+        await thread?.close();
         await ds.close();
       }
     });

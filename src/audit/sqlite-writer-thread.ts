@@ -1,17 +1,19 @@
 /**
  * The SQLite audit log's writes on a second thread. An append's SQLite work (inserting the
- * entries into their table and indexes, ~25–30 µs each) is most of what auditing a decision
- * costs; better-sqlite3 runs it synchronously, on the thread that also decides. A worker with
- * its own connection to the same file (WAL: readers never wait for it) takes it to the second
- * core. Reads stay on the main connection, which sees every committed append.
+ * entries into their table and indexes) and building its rows (serialising each event with its
+ * sequence number, hashing it) are most of what auditing a decision costs; better-sqlite3 runs
+ * synchronously, on the thread that also decides. A worker with its own connection to the same
+ * file (WAL: readers never wait for it) takes them to the second core. Reads stay on the main
+ * connection, which sees every committed append.
  *
- * Implements the audit writes of AuditBackend and delegates the reads, so the audit log uses it
- * as its backend unchanged.
+ * Implements the audit writes of AuditBackend (and AuditEventWriter) and delegates the reads.
  */
 import { Worker } from "node:worker_threads";
-import { TenetError, type TenetErrorCode } from "../../errors.js";
-import { StorageError, type StorageErrorCode } from "../errors.js";
-import { AuditConflict, type AuditBackend, type AuditCheckpointRow, type AuditPruneRow, type AuditQuery, type AuditRow } from "../interfaces.js";
+import { TenetError, type TenetErrorCode } from "../errors.js";
+import { StorageError, type StorageErrorCode } from "../storage/errors.js";
+import { AuditConflict, type AuditBackend, type AuditCheckpointRow, type AuditPruneRow, type AuditQuery, type AuditRow } from "../storage/interfaces.js";
+import type { AuditEventWriter } from "./log.js";
+import type { EventBatch } from "./rows.js";
 
 interface Reply {
   id: number;
@@ -20,7 +22,7 @@ interface Reply {
   error?: { kind: string; message: string; code?: string; expected?: number; got?: number };
 }
 
-export class AuditWriterThread implements AuditBackend {
+export class AuditWriterThread implements AuditBackend, AuditEventWriter {
   private readonly worker: Worker;
   private readonly waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: unknown) => void }>();
   private nextId = 1;
@@ -30,7 +32,7 @@ export class AuditWriterThread implements AuditBackend {
     private readonly reads: AuditBackend,
     file: string,
   ) {
-    this.worker = new Worker(new URL("./audit-writer-worker.js", import.meta.url), { workerData: { file } });
+    this.worker = new Worker(new URL("./sqlite-writer-worker.js", import.meta.url), { workerData: { file } });
     this.worker.on("message", (m: Reply) => {
       const w = this.waiting.get(m.id);
       if (!w) return;
@@ -65,6 +67,14 @@ export class AuditWriterThread implements AuditBackend {
 
   async appendAudit(rows: AuditRow[], checkpoint?: AuditCheckpointRow): Promise<void> {
     await this.call("appendAudit", checkpoint ? [rows, checkpoint] : [rows]);
+  }
+
+  /** Builds and stores the batch's rows on the writer thread; resolves with their leaf hashes. */
+  async appendAuditEvents(batch: EventBatch): Promise<Uint8Array[]> {
+    const packed = (await this.call("appendAuditEvents", [batch])) as Uint8Array;
+    const hashes: Uint8Array[] = new Array(packed.length / 32);
+    for (let i = 0; i < hashes.length; i++) hashes[i] = packed.subarray(i * 32, i * 32 + 32);
+    return hashes;
   }
 
   async putAuditCheckpoint(checkpoint: AuditCheckpointRow): Promise<void> {
