@@ -53,6 +53,8 @@ export interface VerifyReport {
 export type NoteVerifier = (note: string) => { size: number; rootHash: Uint8Array };
 
 const MAX_PROBLEMS = 1000;
+/** Pages asked for before the one being hashed is done (see the loop). */
+const PAGES_AHEAD = 2;
 
 export async function verifyAuditLog(backend: AuditBackend, verifyNote: NoteVerifier, opts: { pageSize?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<VerifyReport> {
   const started = performance.now();
@@ -127,10 +129,10 @@ export async function verifyAuditLog(backend: AuditBackend, verifyNote: NoteVeri
     p.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
     return p;
   };
-  let ahead = read(start);
+  const ahead = Array.from({ length: PAGES_AHEAD }, (_, i) => read(start + i * page));
   for (let from = start; from < head.size; from += page) {
-    const rows = await ahead!;
-    ahead = read(from + page);
+    const rows = await ahead.shift()!;
+    ahead.push(read(from + PAGES_AHEAD * page));
     for (const r of rows) {
       if (r.seq > expected) {
         report({ kind: "removed", seq: expected, endSeq: r.seq, message: `entries [${expected}, ${r.seq}) are missing` });
