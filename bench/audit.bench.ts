@@ -333,7 +333,7 @@ out.push(
   `Node ${machine.node}${machine.nodeFlags ? ` with \`${machine.nodeFlags}\` (as bin/tenet.js runs \`tenet serve\`)` : " without flags (bin/tenet.js runs `tenet serve` with --max-semi-space-size=32)"}, ${machine.cpu} (${machine.cores} cores, ${machine.memGiB} GiB, load avg ${machine.loadavg.join(" / ")} at start, ${os.loadavg()[0]!.toFixed(2)} at end). ` +
     `SQLite: better-sqlite3, WAL, synchronous=FULL (as \`tenet serve\` opens it), a temporary data directory in ${tmpRoot}. ` +
     `PostgreSQL: ${pgSkip ? `skipped (${pgSkip})` : `${describeUrl(PG_URL)}, version ${pgConfig.server_version ?? "?"}, synchronous_commit=${pgConfig.synchronous_commit ?? "?"}, fsync=${pgConfig.fsync ?? "?"}, shared_buffers=${pgConfig.shared_buffers ?? "?"} (8 kB pages), a fresh schema dropped at the end`}. ` +
-    `Checkpoint every ${int(CHECKPOINT_EVERY)} entries (signed C2SP note, Ed25519), stored in the batch's transaction.`,
+    `Checkpoint every ${int(CHECKPOINT_EVERY)} entries (signed C2SP note, Ed25519): on SQLite stored right behind its batch (the writer thread builds the rows and returns their leaf hashes), on PostgreSQL in the batch's transaction.`,
 );
 out.push("");
 out.push(
@@ -344,7 +344,7 @@ out.push(
 if (appendCases.length) {
   out.push("", "### 1. Appends/s through AuditLog", "");
   out.push(
-    `\`plane.decisions.record(decision, req, origin)\` = \`decisionEvent(...)\` + \`AuditLog.append\`, with N callers each appending again (from the event loop, as a server's next request arrives) when its last append resolved; ${SECONDS} s measured after ${ms(WARMUP_MS)} warm-up. Latency: from the call to the resolution (the entry is committed). Main thread busy: event loop utilization (SQLite commits run on it). Mean batch: entries ÷ transactions (group commit; a batch also ends at each checkpoint boundary, so at most ${int(CHECKPOINT_EVERY)}).`,
+    `\`plane.decisions.record(decision, req, origin)\` = \`decisionEvent(...)\` + \`AuditLog.append\`, with N callers each appending again (from the event loop, as a server's next request arrives) when its last append resolved; ${SECONDS} s measured after ${ms(WARMUP_MS)} warm-up. Latency: from the call to the resolution (the entry is committed). Main thread busy: event loop utilization (on SQLite the rows are built, hashed and committed on the writer thread). Mean batch: entries ÷ transactions (group commit; a batch also ends at each checkpoint boundary, so at most ${int(CHECKPOINT_EVERY)}).`,
   );
   out.push("");
   out.push(
