@@ -109,7 +109,7 @@ describe("audit log through tenet serve", () => {
     assert.match(bad.out, /^FAILED/m);
   });
 
-  test("relationship queries are recorded when configured (OpenFGA Check, BatchCheck, AuthZEN without policies), not by default", async () => {
+  test("relationship queries are recorded when configured (OpenFGA Check, BatchCheck, ListObjects, ListUsers, AuthZEN without policies), not by default", async () => {
     const off = await setUp(tempDir());
     try {
       assert.equal((await off.api("POST", `/stores/${off.store}/check`, { tuple_key: { object: "document:1", relation: "viewer", user: "user:anne" } })).status, 200);
@@ -127,11 +127,24 @@ describe("audit log through tenet serve", () => {
       await on.api("POST", `/stores/${on.store}/batch-check`, { checks: [{ tuple_key: { object: "document:1", relation: "viewer", user: "user:bob" }, correlation_id: "c1" }] });
       const ev = await on.api("POST", `/stores/${other}/access/v1/evaluation`, { subject: { type: "user", id: "zoe" }, resource: { type: "document", id: "9" }, action: { name: "viewer" } });
       assert.equal(ev.json.decision, true);
-      const found = (await on.api("GET", "/audit/v1/entries?type=access.decision")).json.entries as Array<{ subject: string; decision: string; event: { api: { operation: string } } }>;
+      const listed = await on.api("POST", `/stores/${on.store}/list-objects`, { type: "document", relation: "viewer", user: "user:anne" });
+      assert.deepEqual(listed.json.objects, ["document:1"]);
+      const users = await on.api("POST", `/stores/${on.store}/list-users`, { object: { type: "document", id: "1" }, relation: "viewer", user_filters: [{ type: "user" }] });
+      assert.equal(users.status, 200);
+      const found = (await on.api("GET", "/audit/v1/entries?type=access.decision")).json.entries as Array<{
+        subject: string;
+        resource: string;
+        decision: string;
+        event: { api: { operation: string }; unmapped: { tenet: { reasons: string[] } } };
+      }>;
       assert.deepEqual(
         found.map((e) => `${e.event.api.operation} ${e.subject} ${e.decision}`),
-        ["openfga.check user:anne allow", "openfga.batch_check user:bob deny", "authzen.evaluation user:zoe allow"],
+        ["openfga.check user:anne allow", "openfga.batch_check user:bob deny", "authzen.evaluation user:zoe allow", "openfga.list_objects user:anne allow", "openfga.list_users user:* allow"],
       );
+      assert.equal(found[3]!.resource, "document:*");
+      assert.deepEqual(found[3]!.event.unmapped.tenet.reasons, ["1 document objects on which user:anne has viewer"]);
+      assert.equal(found[4]!.resource, "document:1");
+      assert.deepEqual(found[4]!.event.unmapped.tenet.reasons, [`${(users.json.users as unknown[]).length} user users with viewer on document:1`]);
     } finally {
       await on.server.stop();
     }

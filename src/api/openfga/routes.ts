@@ -248,37 +248,44 @@ export function registerOpenFgaRoutes(r: Router, policy: PolicyService, opts: { 
   });
   r.add({
     method: "POST", url: "/stores/:store_id/list-objects", summary: "List objects", tags: TAGS, scope: "check", params: s.storeParams, body: s.listObjectsBody,
-    handler: async ({ params, body }) => {
+    handler: async ({ params, body, req: request }) => {
       const fresh = ensureFresh(policy, params.store_id, body);
       if (fresh) await fresh;
       const objects = await policy.listObjects(params.store_id, listObjectsRequest(body));
+      if (queries) await queries.recordList({ kind: "objects", storeId: params.store_id, type: body.type, relation: body.relation, user: body.user, found: objects.length, context: body.context }, "openfga.list_objects", request.principal?.id);
       return { objects };
     },
   });
   r.add({
     method: "POST", url: "/stores/:store_id/streamed-list-objects", summary: "List objects, streamed as NDJSON", tags: TAGS, scope: "check",
     params: s.storeParams, body: s.listObjectsBody,
-    handler: async ({ params, body, reply }) => {
+    handler: async ({ params, body, reply, req: request }) => {
       const fresh = ensureFresh(policy, params.store_id, body);
       if (fresh) await fresh;
       const objects = await policy.listObjects(params.store_id, listObjectsRequest(body));
+      if (queries) await queries.recordList({ kind: "objects", storeId: params.store_id, type: body.type, relation: body.relation, user: body.user, found: objects.length, context: body.context }, "openfga.streamed_list_objects", request.principal?.id);
       reply.header("content-type", "application/x-ndjson");
       return objects.map((object) => JSON.stringify({ result: { object } })).join("\n") + (objects.length ? "\n" : "");
     },
   });
   r.add({
     method: "POST", url: "/stores/:store_id/list-users", summary: "List users", tags: TAGS, scope: "check", params: s.storeParams, body: s.listUsersBody,
-    handler: async ({ params, body }) => {
+    handler: async ({ params, body, req: request }) => {
       const fresh = ensureFresh(policy, params.store_id, body);
       if (fresh) await fresh;
+      const object = `${body.object.type}:${body.object.id}`;
       const users = await policy.listUsers(params.store_id, {
-        object: `${body.object.type}:${body.object.id}`,
+        object,
         relation: body.relation,
         userFilters: body.user_filters,
         contextualTuples: body.contextual_tuples as TupleKey[] | undefined,
         context: body.context,
         modelId: body.authorization_model_id,
       });
+      if (queries) {
+        const userType = body.user_filters.map((f) => (f.relation ? `${f.type}#${f.relation}` : f.type)).join(",");
+        await queries.recordList({ kind: "users", storeId: params.store_id, object, relation: body.relation, userType, found: users.length, context: body.context }, "openfga.list_users", request.principal?.id);
+      }
       return { users: users.map(userJson) };
     },
   });
