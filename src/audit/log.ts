@@ -2,8 +2,9 @@
  * The audit log: an append-only RFC 6962 Merkle log over the storage's audit tables.
  *
  * - **Group commit.** `append` queues the event and resolves once the batch it joined is committed
- *   (one transaction for every event that arrived while the previous batch was being written), so
- *   throughput grows with load instead of paying one transaction per event.
+ *   (one transaction for every event that arrived while earlier batches were being written), so
+ *   throughput grows with load instead of paying one transaction per event. Single-writer logs
+ *   keep up to PIPELINE_DEPTH batches in storage's hands at once.
  * - **Fail closed.** `append` rejects unless the entry is durably stored: callers (the decision
  *   point) answer nothing before it resolves. A failed commit rejects its whole batch, puts the
  *   log in a failed state (reported by `status` and `onFailure`) and reloads the head from
@@ -11,7 +12,9 @@
  *   `maxQueue` rejects at once (back-pressure, not unbounded memory).
  * - **Checkpoints.** After a batch that crosses a multiple of `checkpointEvery` entries, or when
  *   `checkpointIntervalMs` has passed since the last one, the tree head is signed (a C2SP signed
- *   note) and stored in the same transaction as the batch; a timer signs a quiet log's tail.
+ *   note) and stored in the same transaction as the batch (or, when an event writer builds the
+ *   rows on another thread, right behind it once its leaf hashes are back); a timer signs a
+ *   quiet log's tail.
  * - **Only one writer.** Sequence numbers come from the in-memory head; a batch whose first seq
  *   is not the stored size is refused by the storage (AuditConflict): another writer, or rows
  *   inserted behind the log's back. The log then fails closed and reports it; it does not adopt
