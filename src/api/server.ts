@@ -24,6 +24,11 @@ export interface ServerOptions {
   requestTimeoutMs?: number;
   /** Extra route registrations (AuthZEN, metrics) that need the router. */
   plugins?: Array<(r: Router) => void>;
+  /**
+   * Serves requests before Fastify and the lane (the OpenID provider under /oidc): returns true
+   * when it took the request.
+   */
+  raw?: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | undefined;
   /** Records every Check/BatchCheck answer in the audit log (off unless configured). */
   queries?: RelationshipQueryRecorder | undefined;
 }
@@ -53,8 +58,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
   const app = Fastify({
     // The decision lane answers the hot decision routes first; Fastify everything else.
     serverFactory: (handler) => {
+      const raw = opts.raw;
       const server = http.createServer((req, res) => {
-        if (!lane.handle(req, res)) handler(req, res);
+        if (lane.handle(req, res)) return;
+        if (raw && raw(req, res)) return;
+        handler(req, res);
       });
       // What Fastify sets on a server it creates itself.
       server.keepAliveTimeout = keepAliveTimeout;

@@ -37,6 +37,11 @@ import { DocumentHistoryStore } from "../policy/risk/history-documents.js";
 import { loadRiskResources, resourceProblems } from "../policy/risk/resources.js";
 import { PolicyService } from "../policy/service.js";
 import type { Datastore } from "../storage/interfaces.js";
+import { loadMasterKey } from "../crypto/master-key.js";
+import { DeviceRegistry } from "../identity/devices/registry.js";
+import { registerDeviceRoutes } from "../api/devices/routes.js";
+import type { LaneRequest } from "../api/lane.js";
+import { assembleIdentity, type IdentityParts } from "./identity.js";
 
 export interface AuthzenOptions {
   /** Read on every request (tests set it after start). */
@@ -65,6 +70,11 @@ export interface AssembleOptions {
    * that pin risk; a server always assesses (default true).
    */
   riskEngine?: boolean;
+  /**
+   * Tenet's public URL (scheme, host, port): turns on the identity provider (issuer
+   * `<publicUrl>/oidc`), its pages and devices. Unset: no identity plane (API-only tests).
+   */
+  publicUrl?: string | undefined;
 }
 
 export interface Assembled {
@@ -78,6 +88,9 @@ export interface Assembled {
   audit: AuditPlane;
   /** The AuthZEN options object the routes read (with the decision point). */
   authzen: AuthzenOptions & { access: AccessDecisionPoint; queries: RelationshipQueryRecorder | undefined };
+  /** The identity plane, when `publicUrl` was given. */
+  identity: IdentityParts | undefined;
+  devices: DeviceRegistry | undefined;
   /** Risk data that did not load (lists, feeds, the geolocation database): say so at start. */
   warnings: string[];
   close(): Promise<void>;
@@ -108,11 +121,13 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   const policies = new AccessPolicyStore(ds, audit.changes);
 
   let risk: EngineRiskAssessor | undefined;
+  let history: DocumentHistoryStore | undefined;
   if (opts.riskEngine !== false) {
     const resources = loadRiskResources(access.risk, { baseDir: access.baseDir });
     for (const p of resourceProblems(resources)) warnings.push(`risk data: ${p.file}${p.line !== undefined ? ` line ${p.line}` : ""}: ${p.problem}`);
     const engine = new RiskEngine(access.risk, defaultSignals(access.risk, resources));
-    risk = new EngineRiskAssessor(engine, new DocumentHistoryStore(ds, access.risk), {
+    history = new DocumentHistoryStore(ds, access.risk);
+    risk = new EngineRiskAssessor(engine, history, {
       onError: (err, subject) => log(`sign-in history of ${subject} unavailable; assessing without it`, err),
     });
   }
@@ -145,10 +160,30 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   const queries = access.audit.relationshipQueries ? new RelationshipQueryRecorder(audit.log, audit.sensitive) : undefined;
   // The caller's object itself: the routes read it on every request, so later changes count.
   const authzen = Object.assign(opts.authzen, { access: pdp, queries });
+  // The identity plane: the OpenID provider, sign-in pages, devices and shared signals.
+  let identity: IdentityParts | undefined;
+  let devices: DeviceRegistry | undefined;
+  const identityPlugins: Array<(r: import("../api/route.js").Router) => void> = [];
+  if (opts.publicUrl !== undefined) {
+    const master = await loadMasterKey({ dataDir: opts.dataDir, env: opts.env ?? process.env });
+    identity = await assembleIdentity({ ds, master: master.key, config: access.identity, publicUrl: opts.publicUrl, audit, policy, history, log: (m, e) => log(m, e) });
+    const idp = identity.idp;
+    devices = new DeviceRegistry({ documents: ds, events: idp.events, policy: access.identity.devices, users: idp.directory });
+    const registry = devices;
+    idp.events.on((e) => (e.type === "user.deleted" ? registry.removeAllOf(e.userId, "system:user.deleted").then(() => undefined) : undefined));
+    // A person calling Tenet's API with an access token of Tenet's own provider.
+    const userOf = async (req: LaneRequest) => {
+      const m = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ""));
+      if (!m || m[1]!.startsWith("tenet_")) return undefined;
+      return (await idp.accountOfAccessToken(m[1]!))?.userId;
+    };
+    identityPlugins.push(...identity.plugins, (r) => registerDeviceRoutes(r, { devices: registry, auth, userOf }));
+  }
   const app = await buildServer({
     policy,
     auth,
     queries,
+    ...(identity ? { raw: (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => identity.idp.handle(req, res) } : {}),
     ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),
     ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
@@ -157,9 +192,11 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
       (r) => registerAccessRoutes(r, { policy, policies, pdp }),
       (r) => registerJitRoutes(r, jit),
       (r) => registerAuditRoutes(r, { log: audit.log, publicKey: audit.publicKey }),
+      ...identityPlugins,
       registerMetrics(metrics),
     ],
   });
+  identity?.registerPages(app);
   log = (msg, err) => (err === undefined ? app.log.warn(msg) : app.log.warn({ err }, msg));
 
   // Grants approved on other replicas arrive with the refresh; expired ones are swept.
@@ -167,6 +204,8 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   // Without endpoints every event is only recorded: there is nothing to deliver.
   if (access.jit.webhooks.length > 0) webhooks.start();
   await exporter.start();
+  await identity?.start();
+  devices?.start({ sweepMs: 60_000, onError: (err) => log("device posture sweep failed", err) });
   // Retention: prune hourly (and once at start) what is older than the configured age.
   const retentionMs = access.audit.retentionMs;
   let pruneTimer: NodeJS.Timeout | undefined;
@@ -193,6 +232,8 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   const close = () =>
     (closed ??= (async () => {
       await app.close();
+      await identity?.stop();
+      devices?.stop();
       if (pruneTimer) clearInterval(pruneTimer);
       jit.stop();
       await webhooks.stop();
@@ -201,5 +242,5 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
       await audit.close();
       await exporter.stop();
     })());
-  return { app, policy, auth, policies, pdp, jit, outbox, audit, authzen, warnings, close };
+  return { app, policy, auth, policies, pdp, jit, outbox, audit, authzen, identity, devices, warnings, close };
 }

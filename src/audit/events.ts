@@ -182,7 +182,7 @@ export function changeEvent(f: ChangeFacts, sensitive: Sensitive | undefined): A
 
 /** A sign-in (or its failure) as OCSF Authentication. */
 export interface AuthenticationFacts {
-  type: "authentication.sign_in" | "authentication.sign_out" | "authentication.failure" | "authentication.token";
+  type: "authentication.sign_in" | "authentication.sign_out" | "authentication.failure" | "authentication.token" | "authentication.factor_change" | "authentication.lockout";
   subject: string;
   success: boolean;
   ip?: string | undefined;
@@ -198,7 +198,8 @@ export interface AuthenticationFacts {
 export function authenticationEvent(f: AuthenticationFacts, sensitive: Sensitive | undefined): AuditEventInput {
   const secrets: Record<string, string> = {};
   for (const [k, v] of Object.entries(f.secrets ?? {})) if (sensitive) secrets[k] = sensitive.digest(v);
-  const activity = f.type === "authentication.sign_out" ? 2 : f.type === "authentication.token" ? 3 : 1;
+  // OCSF Authentication activities: 1 Logon, 2 Logoff, 3 Authentication Ticket, 99 Other.
+  const activity = f.type === "authentication.sign_out" ? 2 : f.type === "authentication.token" ? 3 : f.type === "authentication.factor_change" || f.type === "authentication.lockout" ? 99 : 1;
   const body: Record<string, unknown> = {
     class_uid: OCSF_CLASS.authentication,
     category_uid: 3,

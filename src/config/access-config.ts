@@ -25,6 +25,7 @@
  * Relative file names in `risk` are resolved against the file's directory.
  */
 import { type AuditExportConfig, parseExportConfig } from "../audit/export/config.js";
+import { type IdentityConfig, parseIdentityConfig } from "./identity-config.js";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
@@ -63,6 +64,8 @@ export interface AccessConfig {
     relationshipQueries: boolean;
     export: AuditExportConfig;
   };
+  /** The identity provider (identity-config.ts). */
+  identity: IdentityConfig;
 }
 
 const ZONE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -122,6 +125,8 @@ const schema = z.strictObject({
       export: z.unknown().optional(),
     })
     .prefault({}),
+  /** Checked by parseIdentityConfig. */
+  identity: z.unknown().optional(),
 });
 
 export interface ParseAccessConfigOptions {
@@ -139,7 +144,8 @@ export function parseAccessConfig(raw: unknown, opts: ParseAccessConfigOptions =
   const details: ErrorDetail[] = [];
   const parsed = schema.safeParse(raw ?? {});
   if (!parsed.success) for (const i of parsed.error.issues) details.push(...issueDetails(i));
-  const input = (typeof raw === "object" && raw !== null ? raw : {}) as { risk?: unknown; jit?: { webhooks?: unknown } | null; audit?: { export?: unknown } | null };
+  const input = (typeof raw === "object" && raw !== null ? raw : {}) as { risk?: unknown; jit?: { webhooks?: unknown } | null; audit?: { export?: unknown } | null; identity?: unknown };
+  const identity = parseIdentityConfig(input.identity, details);
   let exportConfig: AuditExportConfig | undefined;
   try {
     exportConfig = parseExportConfig(input.audit?.export, { at: "audit.export", ...(opts.source !== undefined ? { source: opts.source } : {}), baseDir: opts.baseDir ?? (opts.source !== undefined ? dirname(resolve(opts.source)) : process.cwd()), env: opts.env ?? process.env });
@@ -176,7 +182,7 @@ export function parseAccessConfig(raw: unknown, opts: ParseAccessConfigOptions =
       }
     }
   }
-  if (details.length > 0 || !parsed.success || risk === undefined || exportConfig === undefined) {
+  if (details.length > 0 || !parsed.success || risk === undefined || exportConfig === undefined || identity === undefined) {
     throw new TenetError("validation_error", `invalid access configuration in ${where}: ${details.map((d) => `${d.where}: ${d.message}`).join("; ")}`, { details });
   }
   const { zones, jit, notify, audit } = parsed.data;
@@ -195,6 +201,7 @@ export function parseAccessConfig(raw: unknown, opts: ParseAccessConfigOptions =
       relationshipQueries: audit.relationshipQueries,
       export: exportConfig,
     },
+    identity,
   };
 }
 

@@ -47,6 +47,10 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     throw err;
   }
   let baseUrl = "";
+  // The identity provider's URLs (issuer, passkeys' origin) must be known before it is built; a
+  // free port is found first when the configuration says 0.
+  const port0 = config.port === 0 ? await freePort(config.host) : config.port;
+  const publicUrl = (process.env.TENET_PUBLIC_URL ?? access.identity.publicUrl ?? `http://localhost:${port0}`).replace(/\/+$/, "");
   let parts;
   try {
     parts = await assemble({
@@ -59,11 +63,12 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     requestTimeoutMs: config.requestTimeoutMs,
     syncIntervalMs: config.syncIntervalMs,
     authzen: { defaultStoreId: config.defaultStoreId, baseUrl: () => baseUrl },
+    publicUrl,
   });
   } catch (err) {
     // A master key that does not open the stored keys, an unreadable key file, a damaged log.
     if (err instanceof KeyError || err instanceof TenetError) {
-      io.err(`tenet serve: cannot start the audit log: ${err.message}\n`);
+      io.err(`tenet serve: cannot start: ${err.message}\n`);
       await ds.close();
       return 1;
     }
@@ -79,9 +84,9 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   process.once("SIGINT", () => stopRequested());
   process.once("SIGTERM", () => stopRequested());
   try {
-    await app.listen({ host: config.host, port: config.port });
+    await app.listen({ host: config.host, port: port0 });
   } catch (err) {
-    io.err(`tenet serve: cannot listen on ${config.host}:${config.port}: ${(err as Error).message}\n`);
+    io.err(`tenet serve: cannot listen on ${config.host}:${port0}: ${(err as Error).message}\n`);
     await parts.close();
     await ds.close();
     return 1;
@@ -94,10 +99,24 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.port;
   baseUrl = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
-  io.out(`tenet listening on ${baseUrl} (storage: ${ds.kind}${ds.kind === "sqlite" ? ` in ${config.dataDir}` : ""})\n`);
+  io.out(`tenet listening on ${baseUrl} (storage: ${ds.kind}${ds.kind === "sqlite" ? ` in ${config.dataDir}` : ""}; identity provider ${publicUrl}/oidc)\n`);
   await stopped;
   // Drain: stop accepting, let in-flight requests finish, stop background work, release storage.
   await parts.close();
   await ds.close();
   return 0;
+}
+
+/** A port free right now on `host` (for `--port 0`: the identity provider needs its URL first). */
+async function freePort(host: string): Promise<number> {
+  const { createServer } = await import("node:net");
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, host, () => {
+      const a = srv.address();
+      const p = typeof a === "object" && a ? a.port : 0;
+      srv.close(() => resolve(p));
+    });
+  });
 }

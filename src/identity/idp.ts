@@ -1,0 +1,167 @@
+/**
+ * The identity plane put together over one datastore: the directory, invitations, passkeys,
+ * OAuth clients, signing keys, the OpenID provider and sessions with continuous evaluation.
+ * `src/app/assemble.ts` builds it; the HTTP layer mounts `provider` and the sign-in pages.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type Provider from "oidc-provider";
+import type { MasterKey } from "../crypto/master-key.js";
+import type { DocumentsBackend } from "../storage/interfaces.js";
+import { Directory, type DirectoryTuples } from "./accounts/directory.js";
+import { Invitations } from "./accounts/invitations.js";
+import { IdentityEvents } from "./events.js";
+import { documentsAdapter, revokeGrant, sweepExpired } from "./oidc/adapter.js";
+import { ClientRegistry } from "./oidc/clients.js";
+import { loadCookieKeys } from "./oidc/cookie-keys.js";
+import { SigningKeys } from "./oidc/keys.js";
+import { createProvider, type OidcTtl } from "./oidc/provider.js";
+import { Passkeys } from "./passkeys/passkeys.js";
+import { Sessions } from "./sessions/sessions.js";
+
+export interface IdentityPlaneOptions {
+  documents: DocumentsBackend;
+  master: MasterKey;
+  /** The public URL of Tenet (e.g. https://id.example.com); the issuer is `<publicUrl>/oidc`. */
+  publicUrl: string;
+  rpName?: string;
+  hardwareAaguids?: string[];
+  ttl?: Partial<OidcTtl>;
+  proxy?: boolean;
+  tuples?: DirectoryTuples | undefined;
+  onProblem?: (msg: string, err?: unknown) => void;
+}
+
+export const OIDC_PREFIX = "/oidc";
+const MODELS = ["Session", "AccessToken", "AuthorizationCode", "RefreshToken", "ClientCredentials", "Interaction", "Grant", "ReplayDetection", "PushedAuthorizationRequest"];
+
+export class IdentityPlane {
+  readonly events: IdentityEvents;
+  readonly directory: Directory;
+  readonly invitations: Invitations;
+  readonly passkeys: Passkeys;
+  readonly clients: ClientRegistry;
+  readonly keys: SigningKeys;
+  readonly sessions: Sessions;
+  readonly issuer: string;
+  readonly publicUrl: string;
+  /** Replaced on key rotation (the state is in storage, so nothing is lost). */
+  provider!: Provider;
+  cookieKeys: string[] = [];
+  private handler!: (req: IncomingMessage, res: ServerResponse) => void;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private stopSessions: (() => void) | undefined;
+
+  private constructor(private readonly o: IdentityPlaneOptions) {
+    const onProblem = o.onProblem ?? (() => undefined);
+    this.publicUrl = o.publicUrl.replace(/\/+$/, "");
+    this.issuer = `${this.publicUrl}${OIDC_PREFIX}`;
+    this.events = new IdentityEvents((err, e) => onProblem(`identity event ${e.type}: a listener failed`, err));
+    this.directory = new Directory({ documents: o.documents, events: this.events, tuples: o.tuples, onProblem });
+    this.invitations = new Invitations(o.documents);
+    const origin = new URL(this.publicUrl);
+    this.passkeys = new Passkeys({
+      documents: o.documents,
+      rpId: origin.hostname,
+      rpName: o.rpName ?? "Tenet",
+      origins: [origin.origin],
+      hardwareAaguids: o.hardwareAaguids ?? [],
+      events: this.events,
+    });
+    this.clients = new ClientRegistry(o.documents, o.master);
+    this.keys = new SigningKeys(o.documents, o.master);
+    this.sessions = new Sessions({ documents: o.documents, events: this.events, onProblem });
+  }
+
+  static async open(o: IdentityPlaneOptions): Promise<IdentityPlane> {
+    const plane = new IdentityPlane(o);
+    await plane.keys.ensure();
+    plane.cookieKeys = await loadCookieKeys(o.documents, o.master);
+    await plane.rebuild();
+    const Adapter = documentsAdapter(o.documents);
+    const sessionsAdapter = new Adapter("Session");
+    plane.sessions.attach({
+      findSession: async (id) => (await sessionsAdapter.find(id)) as never,
+      destroySession: (id) => sessionsAdapter.destroy(id).then(() => plane.sessions.track(id, {}, true)),
+      saveSession: async (id, payload) => {
+        const exp = typeof payload.exp === "number" ? payload.exp - Math.floor(Date.now() / 1000) : 3600;
+        await sessionsAdapter.upsert(id, payload as never, Math.max(1, exp));
+      },
+      revokeGrant: (grantId) => revokeGrant(o.documents, grantId),
+      backchannelLogout: async (clientId, accountId, sid) => {
+        const client = await plane.provider.Client.find(clientId);
+        if (client?.backchannelLogoutUri) await (client as unknown as { backchannelLogout(a: string, s: string): Promise<void> }).backchannelLogout(accountId, sid);
+      },
+    });
+    plane.stopSessions = plane.sessions.listen(plane.events);
+    return plane;
+  }
+
+  /** (Re)creates the provider from the stored keys: at start and after a key rotation. */
+  async rebuild(): Promise<void> {
+    const jwks = await this.keys.privateJwks();
+    const provider = createProvider({
+      issuer: this.issuer,
+      documents: this.o.documents,
+      directory: this.directory,
+      clients: this.clients,
+      jwks,
+      cookieKeys: this.cookieKeys,
+      interactionUrl: (uid) => `/signin/${uid}`,
+      hooks: { onSession: (id, payload, removed) => this.sessions.track(id, payload as Record<string, unknown>, removed) },
+      ...(this.o.ttl ? { ttl: this.o.ttl } : {}),
+      ...(this.o.proxy !== undefined ? { proxy: this.o.proxy } : {}),
+    });
+    this.provider = provider;
+    this.handler = provider.callback();
+  }
+
+  async rotateKeys() {
+    const keys = await this.keys.rotate();
+    await this.rebuild();
+    return keys;
+  }
+
+  /** Serves a request under `/oidc` (returns false for any other path). */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = req.url ?? "/";
+    if (!(url === OIDC_PREFIX || url.startsWith(`${OIDC_PREFIX}/`) || url.startsWith(`${OIDC_PREFIX}?`))) return false;
+    // The library computes its own URLs from the part of the path it was mounted at.
+    (req as IncomingMessage & { originalUrl?: string }).originalUrl = url;
+    req.url = url.slice(OIDC_PREFIX.length) || "/";
+    this.handler(req, res);
+    return true;
+  }
+
+  /**
+   * The account behind an access token of this provider (for Tenet's own APIs and pages), if it
+   * is active and its session still lives.
+   */
+  async accountOfAccessToken(token: string): Promise<{ userId: string; clientId: string; scopes: string[] } | undefined> {
+    if (typeof token !== "string" || token.length < 16 || token.length > 512) return undefined;
+    const at = await this.provider.AccessToken.find(token);
+    if (!at || at.isExpired || !at.accountId) return undefined;
+    if (at.expiresWithSession && at.sessionUid) {
+      const session = await this.provider.Session.findByUid(at.sessionUid);
+      if (!session) return undefined;
+    }
+    const user = await this.directory.getUser(at.accountId);
+    if (!user || user.status !== "active") return undefined;
+    return { userId: at.accountId, clientId: at.clientId ?? "", scopes: [...(at.scopes ?? [])] };
+  }
+
+  /** Background work: expired codes, tokens, sessions and ceremonies are deleted every 10 minutes. */
+  start(): void {
+    const sweep = () => {
+      sweepExpired(this.o.documents, MODELS, Date.now())
+        .then(() => this.passkeys.sweep())
+        .catch((err) => this.o.onProblem?.("identity: sweeping expired entries failed", err));
+    };
+    this.sweepTimer = setInterval(sweep, 600_000);
+    this.sweepTimer.unref();
+  }
+
+  stop(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.stopSessions?.();
+  }
+}
