@@ -24,6 +24,10 @@ import type { Router } from "../api/route.js";
 import { registerSignalRoutes } from "../api/signals/routes.js";
 import { registerIdentityRoutes } from "../api/identity/routes.js";
 import { ssfConfiguration, ssfConfigurationPath } from "../identity/signals/configuration.js";
+import { parseFederationConfig } from "../identity/federation/config.js";
+import { Federation } from "../identity/federation/federation.js";
+import { federationRedirectUri, registerFederationRoutes } from "../api/federation/routes.js";
+import { federationTicket } from "../api/signin/routes.js";
 
 export interface IdentityParts {
   idp: IdentityPlane;
@@ -51,6 +55,7 @@ export interface IdentityAssemblyOptions {
   policy: PolicyService;
   history?: HistoryStore | undefined;
   log: (msg: string, err?: unknown) => void;
+  env?: NodeJS.ProcessEnv | undefined;
 }
 
 export async function assembleIdentity(o: IdentityAssemblyOptions): Promise<IdentityParts> {
@@ -122,6 +127,12 @@ export async function assembleIdentity(o: IdentityAssemblyOptions): Promise<Iden
     onError: (err) => o.log("shared signals: delivery failed", err),
   });
 
+  const fedConfig = parseFederationConfig(config.federation, o.env ?? process.env);
+  const federation =
+    fedConfig.providers.length > 0
+      ? new Federation({ config: fedConfig, directory: idp.directory, documents: ds, redirectUri: federationRedirectUri(idp.publicUrl), events: idp.events, onProblem: (m, e) => o.log(`federation: ${m}`, e) })
+      : undefined;
+
   // A user deleted leaves no factors behind.
   idp.events.on(async (e) => {
     if (e.type !== "user.deleted") return;
@@ -141,7 +152,10 @@ export async function assembleIdentity(o: IdentityAssemblyOptions): Promise<Iden
     guard,
     plugins: [(r) => registerSignalRoutes(r, { receivers, transmitter }), (r) => registerIdentityRoutes(r, { idp, lockout, totp, recovery, guard })],
     registerPages(app) {
-      registerSignInRoutes(app, { idp, guard, factors: { totp, recovery } });
+      registerSignInRoutes(app, { idp, guard, factors: { totp, recovery }, federation });
+      if (federation) {
+        registerFederationRoutes(app, federation, { finishSignIn: async (_req, reply, result) => reply.redirect(await federationTicket(idp, result), 303) }, { secureCookies: idp.publicUrl.startsWith("https:") });
+      }
       app.get(ssfConfigurationPath(idp.issuer), async () => ssfConfiguration(idp.issuer, `${idp.issuer}/jwks`));
     },
     async start() {

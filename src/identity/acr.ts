@@ -24,15 +24,16 @@ export const ACR = {
 export type AcrValue = (typeof ACR)[keyof typeof ACR];
 
 /** Short names accepted wherever an acr is configured (policies' `challenge.acr`, routes). */
-const ALIASES: Record<string, AcrValue> = {
-  "0": ACR.none,
-  none: ACR.none,
-  mfa: ACR.mfa,
-  "phishing-resistant": ACR.phishingResistant,
-  phr: ACR.phishingResistant,
-  hardware: ACR.hardware,
-  phrh: ACR.hardware,
-};
+// A Map, not an object literal: an outside value such as "constructor" must find nothing.
+const ALIASES = new Map<string, AcrValue>([
+  ["0", ACR.none],
+  ["none", ACR.none],
+  ["mfa", ACR.mfa],
+  ["phishing-resistant", ACR.phishingResistant],
+  ["phr", ACR.phishingResistant],
+  ["hardware", ACR.hardware],
+  ["phrh", ACR.hardware],
+]);
 
 const LEVEL = new Map<string, number>([
   [ACR.none, 0],
@@ -44,9 +45,10 @@ const LEVEL = new Map<string, number>([
 export const ACR_VALUES_SUPPORTED: AcrValue[] = [ACR.none, ACR.mfa, ACR.phishingResistant, ACR.hardware];
 
 /** The acr URI for a URI or short name; undefined for a value Tenet does not know. */
-export function normaliseAcr(value: string): AcrValue | undefined {
+export function normaliseAcr(value: unknown): AcrValue | undefined {
+  if (typeof value !== "string") return undefined;
   if (LEVEL.has(value)) return value as AcrValue;
-  return ALIASES[value.toLowerCase()];
+  return ALIASES.get(value.toLowerCase());
 }
 
 /** 0–3; -1 for an unknown value (which satisfies nothing). */

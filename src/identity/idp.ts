@@ -17,6 +17,7 @@ import { SigningKeys } from "./oidc/keys.js";
 import { createProvider, type OidcTtl } from "./oidc/provider.js";
 import { Passkeys } from "./passkeys/passkeys.js";
 import { Sessions } from "./sessions/sessions.js";
+import { contentSecurityPolicy } from "./web/html.js";
 
 export interface IdentityPlaneOptions {
   documents: DocumentsBackend;
@@ -128,6 +129,13 @@ export class IdentityPlane {
     // The library computes its own URLs from the part of the path it was mounted at.
     (req as IncomingMessage & { originalUrl?: string }).originalUrl = url;
     req.url = url.slice(OIDC_PREFIX.length) || "/";
+    // The provider's own pages (errors, logout, form_post) get the same strict headers as Tenet's
+    // pages; its form_post adds the hash of its one inline script to this policy itself. Logout
+    // forms may post on to any relying party.
+    res.setHeader("content-security-policy", contentSecurityPolicy({ anyFormTarget: true }));
+    res.setHeader("x-frame-options", "DENY");
+    res.setHeader("x-content-type-options", "nosniff");
+    res.setHeader("referrer-policy", "no-referrer");
     this.handler(req, res);
     return true;
   }

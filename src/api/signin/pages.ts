@@ -43,7 +43,7 @@ ${v.stepUp.totp ? html`<details><summary>Use your authenticator app instead</sum
     body: html`${alert}
 <div class="actions">
 <button type="button" id="passkey-signin" class="primary">Sign in with a passkey</button>
-${v.federation.map((f) => html`<a class="button" href="/signin/federated/${f.id}?interaction=${v.base.split("/").pop()}">Sign in with ${f.name}</a>`)}
+${v.federation.map((f) => html`<a class="button" href="/signin/federated/${f.id}?returnTo=${encodeURIComponent(v.base)}">Sign in with ${f.name}</a>`)}
 </div>
 <p id="status" class="muted" role="status" aria-live="polite"></p>
 <details><summary>Lost your passkey?</summary>

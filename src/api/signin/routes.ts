@@ -23,10 +23,16 @@ export interface SecondFactors {
   recovery?: { consume(userId: string, code: string): Promise<boolean> } | undefined;
 }
 
-export interface FederationPages {
+export interface FederationButtons {
   providers(): Array<{ id: string; name: string }>;
-  begin(providerId: string, opts: { returnTo: string }): Promise<{ url: string; stateId: string }>;
-  complete(providerId: string, stateId: string, currentUrl: URL): Promise<{ userId: string; factors: Pick<Factors, "upstream"> }>;
+}
+
+/** The federation routes' callback result, handed to the interaction with a one-time ticket. */
+export async function federationTicket(idp: IdentityPlane, result: { userId: string; providerId: string; returnTo?: string | undefined; factors: Pick<Factors, "upstream"> }): Promise<string> {
+  const m = /^\/signin\/([A-Za-z0-9_-]{10,64})$/.exec(result.returnTo ?? "");
+  if (!m) return "/account";
+  const t = await idp.invitations.create(result.userId, `federation:${result.providerId}:${JSON.stringify(result.factors.upstream ?? { trusted: false })}`, 120_000);
+  return `/signin/${m[1]}/federated?t=${t.token}`;
 }
 
 export interface DevicePages {
@@ -38,12 +44,11 @@ export interface SignInRoutesOptions {
   idp: IdentityPlane;
   guard: SignInGuard;
   factors?: SecondFactors;
-  federation?: FederationPages | undefined;
+  federation?: FederationButtons | undefined;
   devices?: DevicePages | undefined;
 }
 
 const UID = /^[A-Za-z0-9_-]{10,64}$/;
-const FED_COOKIE = "tenet_fed";
 
 type Details = Awaited<ReturnType<IdentityPlane["provider"]["interactionDetails"]>>;
 
@@ -257,39 +262,18 @@ export function registerSignInRoutes(app: FastifyInstance, o: SignInRoutesOption
     });
 
     // ---- federated sign-in ----
-
-    if (o.federation) {
-      const fed = o.federation;
-      scope.get<{ Params: { provider: string }; Querystring: { interaction?: string } }>("/signin/federated/:provider", async (req, reply) => {
-        const uid = String(req.query.interaction ?? "");
-        if (!UID.test(uid)) throw new TenetError("validation_error", "Start the sign-in from the application.");
-        const { url, stateId } = await fed.begin(req.params.provider, { returnTo: uid });
-        reply.header("set-cookie", `${FED_COOKIE}=${stateId}.${uid}; Path=/signin; HttpOnly; SameSite=Lax; Max-Age=600${secure ? "; Secure" : ""}`);
-        return reply.redirect(url, 303);
-      });
-      scope.get<{ Params: { provider: string } }>("/signin/federated/:provider/callback", async (req, reply) => {
-        const cookie = /(?:^|;\s*)tenet_fed=([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)/.exec(req.headers.cookie ?? "");
-        if (!cookie) throw new TenetError("validation_error", "This sign-in expired; start again from the application.");
-        const [, stateId, uid] = cookie;
-        const d = await interactionDetails(req, reply, uid!).catch(() => undefined);
-        // The interaction cookie is path-scoped to /signin/<uid>: go there to finish.
-        if (!d) {
-          const r = await fed.complete(req.params.provider, stateId!, new URL(req.url, idp.publicUrl));
-          const ticket = await idp.invitations.create(r.userId, `federation:${req.params.provider}:${JSON.stringify(r.factors.upstream ?? {})}`, 120_000);
-          return reply.header("set-cookie", `${FED_COOKIE}=; Path=/signin; Max-Age=0`).redirect(`/signin/${uid}/federated?t=${ticket.token}`, 303);
-        }
-        throw new TenetError("validation_error", "unexpected federated callback");
-      });
-      scope.get<{ Params: { uid: string }; Querystring: { t?: string } }>("/signin/:uid/federated", async (req, reply) => {
-        const d = await interactionDetails(req, reply, req.params.uid);
-        const inv = await idp.invitations.redeem(String(req.query.t ?? ""));
-        const m = /^federation:([^:]+):(.*)$/.exec(inv.createdBy);
-        if (!m) throw new TenetError("validation_error", "This sign-in expired; start again from the application.");
-        const upstream = JSON.parse(m[2]!) as NonNullable<Factors["upstream"]>;
-        const to = await finish(req, reply, d, inv.userId, { upstream }, `federation:${m[1]}`);
-        return reply.redirect(to, 303);
-      });
-    }
+    // The upstream's callback (federation routes) cannot see the interaction cookie, which is
+    // scoped to /signin/<uid>: it hands the result over with a one-time ticket, and the browser
+    // brings the ticket here, where the interaction is finished.
+    scope.get<{ Params: { uid: string }; Querystring: { t?: string } }>("/signin/:uid/federated", async (req, reply) => {
+      const d = await interactionDetails(req, reply, req.params.uid);
+      const ticket = await idp.invitations.redeem(String(req.query.t ?? "")).catch(() => undefined);
+      const m = ticket ? /^federation:([^:]+):(.*)$/.exec(ticket.createdBy) : null;
+      if (!ticket || !m) throw new TenetError("validation_error", "This sign-in expired; start again from the application.");
+      const upstream = JSON.parse(m[2]!) as NonNullable<Factors["upstream"]>;
+      const to = await finish(req, reply, d, ticket.userId, { upstream }, `federation:${m[1]}`);
+      return reply.redirect(to, 303);
+    });
 
     // ---- invitations: register a first passkey ----
 

@@ -16,7 +16,7 @@ export function isId(id: string): boolean {
 
 export function checkText(value: string | undefined, what: string, max = 256): string | undefined {
   if (value === undefined) return undefined;
-  if (typeof value !== "string" || value.trim().length === 0 || value.length > max || /[\u0000-\u001f\u007f]/.test(value)) {
+  if (typeof value !== "string" || value.trim().length === 0 || value.length > max || hasControl(value)) {
     throw new TenetError("validation_error", `${what} must be 1–${max} characters without control characters`);
   }
   return value.trim();
@@ -31,4 +31,12 @@ export function checkEmail(value: string | undefined): string | undefined {
 /** The key that makes names unique regardless of case and Unicode form. */
 export function nameKey(name: string): string {
   return name.normalize("NFKC").toLowerCase();
+}
+
+function hasControl(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c === 0x7f) return true;
+  }
+  return false;
 }

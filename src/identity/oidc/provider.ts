@@ -126,7 +126,12 @@ export function createProvider(o: OidcProviderOptions): Provider {
     acrValues: ACR_VALUES_SUPPORTED,
     scopes: SCOPES,
     claims: {
-      openid: ["sub"],
+      // The library only includes acr, amr and auth_time when a request asks for them; Tenet's
+      // tokens always say how the user signed in, so relying parties and the proxy can rely on it.
+      acr: null,
+      iss: null,
+      sid: null,
+      openid: ["sub", "acr", "amr", "auth_time"],
       profile: ["name", "given_name", "family_name", "preferred_username", "updated_at"],
       email: ["email", "email_verified"],
       groups: ["groups"],
