@@ -166,7 +166,7 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   const identityPlugins: Array<(r: import("../api/route.js").Router) => void> = [];
   if (opts.publicUrl !== undefined) {
     const master = await loadMasterKey({ dataDir: opts.dataDir, env: opts.env ?? process.env });
-    identity = await assembleIdentity({ ds, master: master.key, config: access.identity, publicUrl: opts.publicUrl, audit, policy, history, log: (m, e) => log(m, e), env: opts.env });
+    identity = await assembleIdentity({ ds, master: master.key, config: access.identity, publicUrl: opts.publicUrl, audit, policy, history, log: (m, e) => log(m, e), env: opts.env, auth });
     const idp = identity.idp;
     devices = new DeviceRegistry({ documents: ds, events: idp.events, policy: access.identity.devices, users: idp.directory });
     const registry = devices;

@@ -28,6 +28,8 @@ import { parseFederationConfig } from "../identity/federation/config.js";
 import { Federation } from "../identity/federation/federation.js";
 import { federationRedirectUri, registerFederationRoutes } from "../api/federation/routes.js";
 import { federationTicket } from "../api/signin/routes.js";
+import { registerScimRoutes } from "../api/scim/routes.js";
+import type { Authenticator } from "../api/auth/authenticator.js";
 
 export interface IdentityParts {
   idp: IdentityPlane;
@@ -56,6 +58,7 @@ export interface IdentityAssemblyOptions {
   history?: HistoryStore | undefined;
   log: (msg: string, err?: unknown) => void;
   env?: NodeJS.ProcessEnv | undefined;
+  auth: Authenticator;
 }
 
 export async function assembleIdentity(o: IdentityAssemblyOptions): Promise<IdentityParts> {
@@ -153,6 +156,14 @@ export async function assembleIdentity(o: IdentityAssemblyOptions): Promise<Iden
     plugins: [(r) => registerSignalRoutes(r, { receivers, transmitter }), (r) => registerIdentityRoutes(r, { idp, lockout, totp, recovery, guard })],
     registerPages(app) {
       registerSignInRoutes(app, { idp, guard, factors: { totp, recovery }, federation });
+      // SCIM 2.0 for upstream directories, with an admin API key.
+      registerScimRoutes(app, {
+        directory: idp.directory,
+        publicUrl: `${idp.publicUrl}/scim/v2`,
+        authenticate: async (req) => {
+          req.principal = await o.auth.authenticate(req, "admin");
+        },
+      });
       if (federation) {
         registerFederationRoutes(app, federation, { finishSignIn: async (_req, reply, result) => reply.redirect(await federationTicket(idp, result), 303) }, { secureCookies: idp.publicUrl.startsWith("https:") });
       }

@@ -174,7 +174,9 @@ export function registerSignInRoutes(app: FastifyInstance, o: SignInRoutesOption
       const until = await guard.locked(userId);
       if (until) throw new TenetError("forbidden", `This account is locked until ${until.toISOString().slice(0, 16).replace("T", " ")} UTC after too many failed sign-ins.`);
       if (user.status === "invited") await idp.directory.activate(userId);
-      let { acr, amr } = assurance(factors);
+      const assured = assurance(factors);
+      const amr = assured.amr;
+      let acr = assured.acr;
       // A step-up keeps what the session already proved (the provider's own record of it).
       if (d.session?.accountId === userId && d.session.acr && acrLevel(d.session.acr) > acrLevel(acr)) acr = normaliseAcr(d.session.acr) ?? acr;
       const { wanted } = await wantedOf(d);

@@ -70,7 +70,7 @@ export class Directory {
   async createUser(input: NewUser): Promise<User> {
     const username = checkText(input.username, "username", 128)!;
     const email = checkEmail(input.email);
-    const id = input.id !== undefined ? checkId(input.id, "id") : isId(username.toLowerCase()) ? username.toLowerCase() : ulid().toLowerCase();
+    const id = await this.freeId(USERS, input.id, username);
     if (input.managerId !== undefined) await this.requireUser(input.managerId, "manager");
     const body: UserBody = {
       id,
@@ -87,16 +87,9 @@ export class Directory {
     };
     const claimed: Array<[string, string]> = [];
     try {
-      await this.claim(USER_NAMES, nameKey(username), id, USERS, (u: UserBody) => nameKey(u.username), "username");
-      claimed.push([USER_NAMES, nameKey(username)]);
-      if (email) {
-        await this.claim(USER_EMAILS, nameKey(email), id, USERS, (u: UserBody) => (u.email ? nameKey(u.email) : ""), "email");
-        claimed.push([USER_EMAILS, nameKey(email)]);
-      }
-      if (body.externalId) {
-        await this.claim(USER_EXTERNAL, body.externalId, id, USERS, (u: UserBody) => u.externalId ?? "", "externalId");
-        claimed.push([USER_EXTERNAL, body.externalId]);
-      }
+      if (await this.claim(USER_NAMES, nameKey(username), id, USERS, (u: UserBody) => nameKey(u.username), "username")) claimed.push([USER_NAMES, nameKey(username)]);
+      if (email && (await this.claim(USER_EMAILS, nameKey(email), id, USERS, (u: UserBody) => (u.email ? nameKey(u.email) : ""), "email"))) claimed.push([USER_EMAILS, nameKey(email)]);
+      if (body.externalId && (await this.claim(USER_EXTERNAL, body.externalId, id, USERS, (u: UserBody) => u.externalId ?? "", "externalId"))) claimed.push([USER_EXTERNAL, body.externalId]);
       await this.docs.putDocument(USERS, id, body, 0);
     } catch (err) {
       for (const [c, k] of claimed) await this.docs.deleteDocument(c, k).catch(() => undefined);
@@ -141,7 +134,7 @@ export class Directory {
   async updateUser(id: string, patch: UserPatch, expectedVersion?: number): Promise<User> {
     return this.mutateUser(id, expectedVersion, async (u) => {
       const next: UserBody = { ...u };
-      const claims: Array<() => Promise<void>> = [];
+      const claims: Array<() => Promise<unknown>> = [];
       const releases: Array<[string, string]> = [];
       if (patch.username !== undefined && patch.username !== u.username) {
         const username = checkText(patch.username, "username", 128)!;
@@ -229,18 +222,14 @@ export class Directory {
 
   async createGroup(input: NewGroup): Promise<Group> {
     const name = checkText(input.name, "name", 128)!;
-    const id = input.id !== undefined ? checkId(input.id, "id") : isId(name.toLowerCase()) ? name.toLowerCase() : ulid().toLowerCase();
+    const id = await this.freeId(GROUPS, input.id, name);
     const externalId = checkText(input.externalId, "externalId");
     const members = [...new Set(input.members ?? [])];
     for (const m of members) await this.requireUser(m, "member");
     const claimed: Array<[string, string]> = [];
     try {
-      await this.claim(GROUP_NAMES, nameKey(name), id, GROUPS, (g: GroupBody) => nameKey(g.name), "group name");
-      claimed.push([GROUP_NAMES, nameKey(name)]);
-      if (externalId) {
-        await this.claim(GROUP_EXTERNAL, externalId, id, GROUPS, (g: GroupBody) => g.externalId ?? "", "externalId");
-        claimed.push([GROUP_EXTERNAL, externalId]);
-      }
+      if (await this.claim(GROUP_NAMES, nameKey(name), id, GROUPS, (g: GroupBody) => nameKey(g.name), "group name")) claimed.push([GROUP_NAMES, nameKey(name)]);
+      if (externalId && (await this.claim(GROUP_EXTERNAL, externalId, id, GROUPS, (g: GroupBody) => g.externalId ?? "", "externalId"))) claimed.push([GROUP_EXTERNAL, externalId]);
       await this.docs.putDocument(GROUPS, id, { id, name, members: [], externalId } satisfies GroupBody, 0);
     } catch (err) {
       for (const [c, k] of claimed) await this.docs.deleteDocument(c, k).catch(() => undefined);
@@ -298,29 +287,35 @@ export class Directory {
   }
 
   async addMember(groupId: string, userId: string): Promise<Group> {
-    const g = await this.requireGroup(groupId);
-    if (g.members.includes(userId)) return g;
-    return this.setMembers(groupId, [...g.members, userId]);
+    return this.changeMembers(groupId, (current) => (current.includes(userId) ? current : [...current, userId]));
   }
 
   async removeMember(groupId: string, userId: string): Promise<Group> {
-    const g = await this.requireGroup(groupId);
-    if (!g.members.includes(userId)) return g;
-    return this.setMembers(groupId, g.members.filter((m) => m !== userId));
+    return this.changeMembers(groupId, (current) => current.filter((m) => m !== userId));
   }
 
   /** Replaces the member list; users' `groups` and the member tuples follow. */
   async setMembers(groupId: string, members: string[]): Promise<Group> {
-    const want = [...new Set(members)];
+    return this.changeMembers(groupId, () => members);
+  }
+
+  /**
+   * Read-modify-write of a member list: `next` is applied to each fresh read, so concurrent
+   * additions and removals by different callers are all kept.
+   */
+  private async changeMembers(groupId: string, next: (current: string[]) => string[]): Promise<Group> {
     for (let attempt = 0; ; attempt++) {
       const g = await this.requireGroup(groupId);
+      const want = [...new Set(next(g.members))];
+      if (want.length === g.members.length && want.every((m, i) => m === g.members[i])) return g;
       const added = want.filter((m) => !g.members.includes(m));
       const removed = g.members.filter((m) => !want.includes(m));
       for (const m of added) await this.requireUser(m, "member");
       try {
         await this.docs.putDocument(GROUPS, groupId, { id: g.id, name: g.name, members: want, externalId: g.externalId } satisfies GroupBody, g.version);
       } catch (err) {
-        if (err instanceof DocumentConflict && attempt < 5) continue;
+        if (err instanceof DocumentConflict && attempt < 20) continue;
+        if (err instanceof DocumentConflict) throw new TenetError("conflict", `group ${groupId} is changing too fast; try again`);
         throw err;
       }
       for (const m of added) await this.mutateUser(m, undefined, async (u) => ({ next: { ...u, groups: [...new Set([...u.groups, groupId])] }, after: [] })).catch(() => undefined);
@@ -370,6 +365,22 @@ export class Directory {
 
   // ---- helpers ----
 
+  /**
+   * The id of a new record: the given one (a conflict if taken), else the name when it is a valid
+   * id and free, else a ULID. Checked before any unique name is claimed, so a refused create
+   * never touches another record's index entries.
+   */
+  private async freeId(collection: string, given: string | undefined, name: string): Promise<string> {
+    if (given !== undefined) {
+      checkId(given, "id");
+      if (await this.docs.getDocument(collection, given)) throw new TenetError("conflict", `${collection === USERS ? "a user" : "a group"} with id ${given} already exists`);
+      return given;
+    }
+    const derived = name.toLowerCase();
+    if (isId(derived) && !(await this.docs.getDocument(collection, derived))) return derived;
+    return ulid().toLowerCase();
+  }
+
   private async findVia(collection: string, key: string, matches: (u: User) => boolean): Promise<User | undefined> {
     const e = await this.docs.getDocument<IndexEntry>(collection, key);
     const u = e ? await this.getUser(e.body.id) : undefined;
@@ -380,24 +391,25 @@ export class Directory {
    * Takes the unique `key` for record `id`; an entry held by a record that no longer exists or no
    * longer has this key is stale and taken over.
    */
-  private async claim<T>(collection: string, key: string, id: string, records: string, keyOf: (r: T) => string, what: string): Promise<void> {
+  private async claim<T>(collection: string, key: string, id: string, records: string, keyOf: (r: T) => string, what: string): Promise<boolean> {
     for (let attempt = 0; attempt < 3; attempt++) {
       const e = await this.docs.getDocument<IndexEntry>(collection, key);
       if (!e) {
         try {
           await this.docs.putDocument(collection, key, { id } satisfies IndexEntry, 0);
-          return;
+          return true;
         } catch (err) {
           if (err instanceof DocumentConflict) continue;
           throw err;
         }
       }
-      if (e.body.id === id) return;
+      // Already ours: nothing written, so nothing for a failed create to roll back.
+      if (e.body.id === id) return false;
       const holder = await this.docs.getDocument<T>(records, e.body.id);
       if (holder && keyOf(holder.body) === key) throw new TenetError("conflict", `that ${what} is already taken`);
       try {
         await this.docs.putDocument(collection, key, { id } satisfies IndexEntry, e.version);
-        return;
+        return true;
       } catch (err) {
         if (!(err instanceof DocumentConflict)) throw err;
       }

@@ -19,6 +19,7 @@ export interface IdpServer {
   adminToken: string;
   parts: Assembled;
   ds: Datastore;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tests read fields of JSON answers
   admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }>;
   close(): Promise<void>;
 }
