@@ -11,6 +11,8 @@ import { storeCommand } from "./commands/store.js";
 import { tokenCommand } from "./commands/token.js";
 import { policyCommand } from "./commands/policy.js";
 import { auditCommand } from "./commands/audit.js";
+import { deviceCommand } from "./commands/device.js";
+import { clientCommand, userCommand } from "./commands/identity-admin.js";
 
 const USAGE = `usage: tenet <command> [options]
 
@@ -25,6 +27,11 @@ commands:
   policy apply -f DIR --store ID [--shadow] [--dry-run]
                              validate and apply access policies (also: validate, history, diff, rollback, promote)
   audit verify [--key VKEY]  check the audit log against its signed checkpoints (also: proof SEQ, query ...)
+  user create|invite|list|suspend|...  manage users of the identity provider (via the server's API)
+  client create|list|get|delete|rotate-secret
+                             manage OIDC/OAuth clients (via the server's API)
+  device enroll|report [--server URL]
+                             enrol this device and report its posture (reference agent)
   test FILE...               run YAML tests: OpenFGA-format model tests and access-policy tests
   model validate FILE        validate an authorization model (DSL .fga or JSON)
   model transform FILE       print a model as JSON (from DSL) or DSL (from JSON)
@@ -61,6 +68,12 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         return await policyCommand(rest, io);
       case "audit":
         return await auditCommand(rest, io);
+      case "device":
+        return await deviceCommand(rest, io);
+      case "client":
+        return await clientCommand(rest, io);
+      case "user":
+        return await userCommand(rest, io);
       case undefined:
       case "help":
       case "--help":

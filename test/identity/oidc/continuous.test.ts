@@ -1,0 +1,147 @@
+/**
+ * Continuous evaluation through the assembled server: risk changes downgrade or revoke live
+ * sessions, removing a passkey ends the sessions it signed, a CAEP SET reaches a registered
+ * receiver, key rotation keeps tokens verifiable, SCIM deprovisioning ends sessions, and the
+ * `tenet user`/`tenet client` commands drive the admin API.
+ */
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import { after, before, describe, it } from "node:test";
+import { createRemoteJWKSet, jwtVerify } from "jose";
+import * as client from "openid-client";
+import { main } from "../../../src/cli/main.js";
+import { ACR } from "../../../src/identity/acr.js";
+import { Browser } from "../browser.js";
+import { exchange, inviteAndRegister, passkeySignIn, registerRp, startLogin, type Rp } from "./flow.js";
+import { type IdpServer, startIdp } from "./server.js";
+
+describe("continuous evaluation and administration", () => {
+  let srv: IdpServer;
+  let rp: Rp;
+  let receiver: Server;
+  let receiverUrl: string;
+  const received: string[] = [];
+
+  before(async () => {
+    srv = await startIdp();
+    rp = await registerRp(srv);
+    receiver = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        received.push(body);
+        res.writeHead(202).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, "127.0.0.1", r));
+    const a = receiver.address();
+    receiverUrl = `http://127.0.0.1:${typeof a === "object" && a ? a.port : 0}/events`;
+  });
+  after(async () => {
+    await srv.close();
+    receiver.close();
+  });
+
+  const signIn = async (auth: Awaited<ReturnType<typeof inviteAndRegister>>["auth"], b = new Browser(srv.url)) => {
+    const started = await startLogin(rp, b);
+    return { b, tokens: await exchange(rp, await passkeySignIn(srv, b, started, auth), started) };
+  };
+  const active = async (token: string) => (await client.tokenIntrospection(rp.config, token)).active;
+
+  it("a medium risk downgrades the session (step-up needed), a high one revokes it", async () => {
+    const u = await inviteAndRegister(srv, "dana");
+    const { b, tokens } = await signIn(u.auth);
+    await srv.admin("POST", `/identity/users/${u.userId}/risk`, { level: "medium" });
+    // Tokens keep their short lives, but no acr can be had without a fresh sign-in.
+    assert.equal(await active(tokens.access_token), true);
+    const none = await startLogin(rp, b, { prompt: "none", acr_values: ACR.mfa });
+    assert.equal(new URL(none.landed).searchParams.get("error"), "login_required");
+    await srv.admin("POST", `/identity/users/${u.userId}/risk`, { level: "high", previous: "medium" });
+    assert.equal(await active(tokens.access_token), false);
+    assert.equal((await srv.admin("GET", `/identity/sessions?user_id=${u.userId}`)).body.sessions.length, 0);
+  });
+
+  it("removing a passkey ends the sessions it signed in", async () => {
+    const u = await inviteAndRegister(srv, "eve");
+    const { tokens } = await signIn(u.auth);
+    const keys = await srv.admin("GET", `/identity/users/${u.userId}/passkeys`);
+    assert.equal(keys.body.passkeys.length, 1);
+    assert.equal(keys.body.passkeys[0].publicKey, undefined, "public keys are not listed");
+    const del = await srv.admin("DELETE", `/identity/users/${u.userId}/passkeys/${keys.body.passkeys[0].id}`);
+    assert.equal(del.status, 204);
+    assert.equal(await active(tokens.access_token), false);
+  });
+
+  it("pushes a signed CAEP session-revoked SET to a registered receiver", async () => {
+    const reg = await srv.admin("POST", "/identity/signals/receivers", { endpoint_url: receiverUrl, audience: "https://rp.example", events_requested: ["https://schemas.openid.net/secevent/caep/event-type/session-revoked"] });
+    assert.equal(reg.status, 201, JSON.stringify(reg.body));
+    const u = await inviteAndRegister(srv, "frank");
+    await signIn(u.auth);
+    await srv.admin("POST", `/identity/users/${u.userId}/suspend`, { reason: "test" });
+    const jwks = createRemoteJWKSet(new URL(`${srv.issuer}/jwks`));
+    const deadline = Date.now() + 10_000;
+    let found = false;
+    while (!found && Date.now() < deadline) {
+      for (const set of received) {
+        const { payload, protectedHeader } = await jwtVerify(set, jwks, { issuer: srv.issuer, audience: "https://rp.example", typ: "secevent+jwt" });
+        assert.ok(protectedHeader.kid);
+        const ev = (payload.events as Record<string, unknown>)["https://schemas.openid.net/secevent/caep/event-type/session-revoked"];
+        if (ev && JSON.stringify(payload.sub_id).includes(u.userId)) found = true;
+      }
+      if (!found) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(found, `no session-revoked SET for ${u.userId} among ${received.length}`);
+  });
+
+  it("rotates signing keys without breaking tokens already issued", async () => {
+    const u = await inviteAndRegister(srv, "gina");
+    const before = await signIn(u.auth);
+    const kidBefore = JSON.parse(Buffer.from(before.tokens.id_token!.split(".")[0]!, "base64url").toString()).kid;
+    const rotated = await srv.admin("POST", "/identity/keys/rotate");
+    assert.equal(rotated.status, 200);
+    assert.ok(rotated.body.keys.some((k: { state: string }) => k.state === "retired"));
+    const after = await signIn(u.auth);
+    const kidAfter = JSON.parse(Buffer.from(after.tokens.id_token!.split(".")[0]!, "base64url").toString()).kid;
+    assert.notEqual(kidAfter, kidBefore);
+    const jwks = createRemoteJWKSet(new URL(`${srv.issuer}/jwks`));
+    await jwtVerify(before.tokens.id_token!, jwks, { issuer: srv.issuer });
+    await jwtVerify(after.tokens.id_token!, jwks, { issuer: srv.issuer });
+    assert.equal(await active(before.tokens.access_token), true);
+  });
+
+  it("SCIM deprovisioning (active: false) suspends the user and ends their sessions", async () => {
+    const u = await inviteAndRegister(srv, "hank");
+    const { tokens } = await signIn(u.auth);
+    const res = await fetch(`${srv.url}/scim/v2/Users/${u.userId}`, {
+      method: "PATCH",
+      headers: { authorization: `Bearer ${srv.adminToken}`, "content-type": "application/scim+json" },
+      body: JSON.stringify({ schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [{ op: "Replace", path: "active", value: "False" }] }),
+    });
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.equal((await srv.admin("GET", `/identity/users/${u.userId}`)).body.status, "suspended");
+    assert.equal(await active(tokens.access_token), false);
+    const unauth = await fetch(`${srv.url}/scim/v2/Users`, { headers: { authorization: "Bearer nope" } });
+    assert.equal(unauth.status, 401);
+    assert.match(unauth.headers.get("content-type") ?? "", /scim\+json/);
+  });
+
+  it("tenet user and tenet client drive the admin API", async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (s: string) => void out.push(s), err: (s: string) => void err.push(s) };
+    const common = ["--server", srv.url, "--token", srv.adminToken];
+    assert.equal(await main(["user", "create", "--username", "ivy", "--email", "ivy@example.com", ...common], io), 0, err.join(""));
+    assert.match(out.join(""), new RegExp(`${srv.url}/invite/[A-Za-z0-9_-]{43}`));
+    assert.equal(await main(["user", "suspend", "ivy", "--reason", "test", ...common], io), 0, err.join(""));
+    assert.equal((await srv.admin("GET", "/identity/users/ivy")).body.status, "suspended");
+    out.length = 0;
+    assert.equal(await main(["client", "create", "--name", "CLI app", "--redirect-uri", "https://app.example/cb", ...common], io), 0, err.join(""));
+    const created = JSON.parse(out.join(""));
+    assert.ok(created.client_secret && created.client_id);
+    assert.equal(await main(["client", "create", "--name", "bad", "--redirect-uri", "http://evil.example/cb", ...common], io), 1);
+    assert.match(err.join(""), /validation_error/);
+    assert.equal(await main(["client", "delete", created.client_id, ...common], io), 0);
+    assert.equal(await main(["user", "get", "nobody", ...common], io), 1);
+    assert.equal(await main(["client", "create", ...common], io), 2);
+  });
+});
