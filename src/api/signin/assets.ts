@@ -28,6 +28,11 @@ export const WEBAUTHN_JS = `"use strict";
   function say(msg, isError) { if (status) { status.textContent = msg; status.className = isError ? "error" : "muted"; } }
   function b64u(buf) { var s = ""; var b = new Uint8Array(buf); for (var i = 0; i < b.length; i++) s += String.fromCharCode(b[i]); return btoa(s).replace(/\\+/g, "-").replace(/\\//g, "_").replace(/=+$/, ""); }
   function unb64u(s) { s = s.replace(/-/g, "+").replace(/_/g, "/"); while (s.length % 4) s += "="; var bin = atob(s); var b = new Uint8Array(bin.length); for (var i = 0; i < bin.length; i++) b[i] = bin.charCodeAt(i); return b.buffer; }
+  function friendly(e) {
+    if (e && e.name === "NotAllowedError") return "No passkey was used: the request was cancelled or timed out, or this device has no passkey for this site.";
+    if (e && e.name === "InvalidStateError") return "This passkey is already registered.";
+    return (e && e.message) || String(e);
+  }
   function post(url, body) {
     return fetch(url, { method: "POST", credentials: "same-origin", headers: { "content-type": "application/json", "x-csrf-token": data.csrf }, body: JSON.stringify(body || {}) })
       .then(function (r) { return r.json().then(function (j) { if (!r.ok) throw new Error(j.message || j.error_description || ("HTTP " + r.status)); return j; }); });
@@ -54,14 +59,14 @@ export const WEBAUTHN_JS = `"use strict";
     say("Waiting for your passkey…");
     post(data.base + "/passkey/options").then(function (o) {
       return navigator.credentials.get({ publicKey: requestOptions(o.options) }).then(function (c) { return post(data.base + "/passkey/verify", { handle: o.handle, response: assertionJSON(c) }); });
-    }).then(function (r) { say("Signed in."); window.location.assign(r.redirect); }, function (e) { say(e.message || String(e), true); });
+    }).then(function (r) { say("Signed in."); window.location.assign(r.redirect); }, function (e) { say(friendly(e), true); });
   }
   function register() {
     say("Follow your browser's prompt to create a passkey…");
     var name = document.getElementById("passkey-name");
     post(data.base + "/passkey/register-options").then(function (o) {
       return navigator.credentials.create({ publicKey: creationOptions(o.options) }).then(function (c) { return post(data.base + "/passkey/register", { handle: o.handle, response: registrationJSON(c), name: name ? name.value : undefined }); });
-    }).then(function (r) { say("Passkey saved."); window.location.assign(r.redirect); }, function (e) { say(e.message || String(e), true); });
+    }).then(function (r) { say("Passkey saved."); window.location.assign(r.redirect); }, function (e) { say(friendly(e), true); });
   }
   var s = document.getElementById("passkey-signin"); if (s) s.addEventListener("click", signIn);
   var g = document.getElementById("passkey-register"); if (g) g.addEventListener("click", register);

@@ -84,6 +84,9 @@ export interface AccountView {
   sessions: SessionInfo[];
   currentSession?: string | undefined;
   devices: Array<{ id: string; name: string; compliant: boolean; reasons: string[] }>;
+  /** Whether an authenticator app is set up (undefined: TOTP not offered). */
+  totp?: boolean | undefined;
+  recoveryCodesLeft?: number | undefined;
   notice?: string | undefined;
 }
 
@@ -104,6 +107,11 @@ ${v.passkeys.map((p) => html`<tr><td>${p.name}</td><td>${p.hardware ? "security 
 <input id="passkey-name" maxlength="64" placeholder="Name (optional)">
 <button type="button" id="passkey-register">Add a passkey</button>
 <p id="status" class="muted" role="status" aria-live="polite"></p>
+${v.totp === undefined ? html`` : html`<h2>Authenticator app</h2>
+${v.totp ? html`<p>Set up: codes from it can confirm sign-ins that need a second factor.</p>${form("/account/totp/remove", "Remove the authenticator app")}` : html`<p class="muted">Not set up.</p>${form("/account/totp/begin", "Set up an authenticator app")}`}`}
+${v.recoveryCodesLeft === undefined ? html`` : html`<h2>Recovery codes</h2>
+<p>${v.recoveryCodesLeft} left. Use one to sign in if you lose every passkey.</p>
+${form("/account/recovery-codes", v.recoveryCodesLeft > 0 ? "Make new codes (the old ones stop working)" : "Make recovery codes")}`}
 <h2>Sessions</h2>
 <table><thead><tr><th>Signed in</th><th>From</th><th>Assurance</th><th></th></tr></thead><tbody>
 ${v.sessions.map((s) => html`<tr><td>${s.authTime ? new Date(s.authTime * 1000).toISOString().slice(0, 16).replace("T", " ") : ""}${s.uid === v.currentSession ? " (this one)" : ""}</td><td>${s.ip ?? ""}</td><td>${(s.amr ?? []).join(", ")}</td><td>${form(`/account/sessions/${s.uid}/revoke`, "Sign out")}</td></tr>`)}
@@ -111,5 +119,29 @@ ${v.sessions.map((s) => html`<tr><td>${s.authTime ? new Date(s.authTime * 1000).
 <h2>Devices</h2>
 ${v.devices.length === 0 ? html`<p class="muted">No devices enrolled. Run <code>npx tenet device enroll</code> on a device.</p>` : html`<table><tbody>${v.devices.map((d) => html`<tr><td>${d.name}</td><td>${d.compliant ? "compliant" : `not compliant: ${d.reasons.join(", ")}`}</td><td>${form(`/account/devices/${d.id}/remove`, "Remove")}</td></tr>`)}</tbody></table>`}
 ${new Html("")}`,
+  });
+}
+
+export function totpSetupPage(v: { csrf: string; secret: string; uri: string }): string {
+  return page({
+    title: "Set up an authenticator app",
+    body: html`<p>Add this account to your authenticator app: open the link on your phone, or enter the key by hand.</p>
+<p><a href="${v.uri}">Open in the authenticator app</a></p>
+<p>Key: <code>${v.secret.replace(/(.{4})/g, "$1 ").trim()}</code></p>
+<form method="post" action="/account/totp/confirm">
+<input type="hidden" name="csrf" value="${v.csrf}">
+<label for="code">Then enter the 6-digit code it shows</label>
+<input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required>
+<button type="submit" class="primary">Confirm</button>
+</form>`,
+  });
+}
+
+export function recoveryCodesPage(codes: string[]): string {
+  return page({
+    title: "Your recovery codes",
+    body: html`<p>Keep these somewhere safe, away from your devices. Each works once. They are shown only now.</p>
+<ul>${codes.map((c) => html`<li><code>${c}</code></li>`)}</ul>
+<p><a class="button primary" href="/account">Done</a></p>`,
   });
 }

@@ -9,19 +9,30 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TenetError, isTenetError } from "../../errors.js";
-import { ACR, acrLevel, assurance, normaliseAcr, type Factors } from "../../identity/acr.js";
+import { acrLevel, assurance, normaliseAcr, type Factors } from "../../identity/acr.js";
 import type { IdentityPlane } from "../../identity/idp.js";
 import { PasskeyError } from "../../identity/passkeys/passkeys.js";
 import { requestedAcrs } from "../../identity/oidc/provider.js";
 import { CSS, WEBAUTHN_JS } from "./assets.js";
 import type { FailureKind, SignInGuard } from "./guard.js";
-import { accountPage, invitePage, messagePage, signInPage } from "./pages.js";
+import { accountPage, invitePage, messagePage, recoveryCodesPage, signInPage, totpSetupPage } from "./pages.js";
 import { Csrf, clientIp, formParser, securityHeaders } from "./security.js";
 
 export interface SecondFactors {
-  totp?: { isEnrolled(userId: string): Promise<boolean>; verify(userId: string, code: string): Promise<boolean> } | undefined;
-  recovery?: { consume(userId: string, code: string): Promise<boolean> } | undefined;
+  totp?:
+    | {
+        isEnrolled(userId: string): Promise<boolean>;
+        verify(userId: string, code: string): Promise<boolean>;
+        beginEnrollment(userId: string, label: string): Promise<{ secret: string; otpauthUri: string }>;
+        confirmEnrollment(userId: string, code: string): Promise<boolean>;
+        remove(userId: string): Promise<boolean>;
+      }
+    | undefined;
+  recovery?: { consume(userId: string, code: string): Promise<boolean>; generate(userId: string): Promise<string[]>; remaining(userId: string): Promise<number> } | undefined;
 }
+
+/** Changing one's factors needs a sign-in this recent (a stolen session cookie alone cannot). */
+const FRESH_SIGN_IN_S = 15 * 60;
 
 export interface FederationButtons {
   providers(): Array<{ id: string; name: string }>;
@@ -320,7 +331,7 @@ export function registerSignInRoutes(app: FastifyInstance, o: SignInRoutesOption
       const userId = session?.accountId;
       const user = userId ? await idp.directory.getUser(userId) : undefined;
       if (!user || user.status !== "active" || !session.uid) return undefined;
-      return { user, uid: session.uid };
+      return { user, uid: session.uid, fresh: session.loginTs !== undefined && Date.now() / 1000 - session.loginTs < FRESH_SIGN_IN_S };
     };
 
     scope.get<{ Querystring: { notice?: string } }>("/account", async (req, reply) => {
@@ -335,13 +346,15 @@ export function registerSignInRoutes(app: FastifyInstance, o: SignInRoutesOption
           sessions: await idp.sessions.list(s.user.id),
           currentSession: s.uid,
           devices: o.devices ? await o.devices.listByUser(s.user.id) : [],
+          totp: o.factors?.totp ? await o.factors.totp.isEnrolled(s.user.id) : undefined,
+          recoveryCodesLeft: o.factors?.recovery ? await o.factors.recovery.remaining(s.user.id) : undefined,
           notice: typeof req.query.notice === "string" ? req.query.notice.slice(0, 200) : undefined,
         }),
       );
     });
 
     // The account page signs in like any application: through the provider, as its own client.
-    scope.get("/account/signin", async (_req, reply) => reply.redirect(`${idp.issuer}/auth?${accountAuthParams(idp)}`, 303));
+    scope.get<{ Querystring: { fresh?: string } }>("/account/signin", async (req, reply) => reply.redirect(`${idp.issuer}/auth?${accountAuthParams(idp, req.query.fresh === "1")}`, 303));
     scope.get<{ Querystring: Record<string, string> }>("/account/callback", async (req, reply) => {
       if (req.query.error) return html(reply, messagePage("Not signed in", `${req.query.error}: ${req.query.error_description ?? ""}`), 400);
       return reply.redirect("/account", 303);
@@ -377,6 +390,47 @@ export function registerSignInRoutes(app: FastifyInstance, o: SignInRoutesOption
       await idp.sessions.revoke(req.params.uid, "signed out from the account page", { userId: s.user.id, initiator: "user" });
       return reply.redirect(req.params.uid === s.uid ? "/account" : "/account?notice=Session%20ended", 303);
     });
+    // Second factors, managed by the user (a recent sign-in required).
+    const freshSession = async (req: FastifyRequest, reply: FastifyReply) => {
+      const s = await accountSession(req, reply);
+      if (!s) return { redirect: "/account/signin" } as const;
+      csrf.check(req, `account:${s.uid}`);
+      if (!s.fresh) return { redirect: "/account/signin?fresh=1" } as const;
+      return { s } as const;
+    };
+    if (o.factors?.totp) {
+      const totp = o.factors.totp;
+      scope.post("/account/totp/begin", async (req, reply) => {
+        const f = await freshSession(req, reply);
+        if ("redirect" in f) return reply.redirect(f.redirect, 303);
+        const e = await totp.beginEnrollment(f.s.user.id, f.s.user.username);
+        return html(reply, totpSetupPage({ csrf: csrf.token(`account:${f.s.uid}`), secret: e.secret, uri: e.otpauthUri }));
+      });
+      scope.post<{ Body: Record<string, string> }>("/account/totp/confirm", async (req, reply) => {
+        const f = await freshSession(req, reply);
+        if ("redirect" in f) return reply.redirect(f.redirect, 303);
+        if (!(await totp.confirmEnrollment(f.s.user.id, String(req.body?.code ?? "").trim()))) return reply.redirect("/account?notice=That%20code%20did%20not%20match%3B%20start%20again", 303);
+        await guard.factorChange(f.s.user.id, "authenticator app added", clientIp(req));
+        return reply.redirect("/account?notice=Authenticator%20app%20added", 303);
+      });
+      scope.post("/account/totp/remove", async (req, reply) => {
+        const f = await freshSession(req, reply);
+        if ("redirect" in f) return reply.redirect(f.redirect, 303);
+        if (await totp.remove(f.s.user.id)) await guard.factorChange(f.s.user.id, "authenticator app removed", clientIp(req));
+        return reply.redirect("/account?notice=Authenticator%20app%20removed", 303);
+      });
+    }
+    if (o.factors?.recovery) {
+      const recovery = o.factors.recovery;
+      scope.post("/account/recovery-codes", async (req, reply) => {
+        const f = await freshSession(req, reply);
+        if ("redirect" in f) return reply.redirect(f.redirect, 303);
+        const codes = await recovery.generate(f.s.user.id);
+        await guard.factorChange(f.s.user.id, "recovery codes generated", clientIp(req));
+        return html(reply, recoveryCodesPage(codes));
+      });
+    }
+
     if (o.devices) {
       const devices = o.devices;
       scope.post<{ Params: { id: string } }>("/account/devices/:id/remove", async (req, reply) => {
@@ -391,10 +445,10 @@ export function registerSignInRoutes(app: FastifyInstance, o: SignInRoutesOption
 }
 
 /** The account page's own authorization request (a public client with PKCE like any other). */
-function accountAuthParams(idp: IdentityPlane): string {
-  void idp;
-  void ACR;
-  return new URLSearchParams({ client_id: ACCOUNT_CLIENT_ID, response_type: "code", scope: "openid", redirect_uri: `${idp.publicUrl}/account/callback`, code_challenge: ACCOUNT_PKCE_CHALLENGE, code_challenge_method: "S256" }).toString();
+function accountAuthParams(idp: IdentityPlane, fresh: boolean): string {
+  const p = new URLSearchParams({ client_id: ACCOUNT_CLIENT_ID, response_type: "code", scope: "openid", redirect_uri: `${idp.publicUrl}/account/callback`, code_challenge: ACCOUNT_PKCE_CHALLENGE, code_challenge_method: "S256" });
+  if (fresh) p.set("max_age", "0");
+  return p.toString();
 }
 
 export const ACCOUNT_CLIENT_ID = "tenet-account";

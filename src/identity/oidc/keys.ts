@@ -10,7 +10,8 @@
  * One key per algorithm family: ES256 (the default for Tenet's clients) and RS256 (which OIDC
  * Core requires every provider to support).
  */
-import { createPrivateKey, generateKeyPairSync, randomUUID } from "node:crypto";
+import { createPrivateKey, generateKeyPair, randomUUID } from "node:crypto";
+import { promisify } from "node:util";
 import { type JWTPayload, SignJWT } from "jose";
 import type { MasterKey, SealedBox } from "../../crypto/master-key.js";
 import { DocumentConflict, type DocumentsBackend } from "../../storage/interfaces.js";
@@ -41,9 +42,12 @@ export interface PublicKeyInfo {
   retiredAt?: string | undefined;
 }
 
-function newKey(alg: KeyAlg, state: KeyState, master: MasterKey): StoredKey {
+const generate = promisify(generateKeyPair);
+
+/** A new key (generated on the thread pool: RSA takes a while, and keys are made in parallel). */
+async function newKey(alg: KeyAlg, state: KeyState, master: MasterKey): Promise<StoredKey> {
   const kid = randomUUID();
-  const { publicKey, privateKey } = alg === "ES256" ? generateKeyPairSync("ec", { namedCurve: "P-256" }) : generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const { publicKey, privateKey } = alg === "ES256" ? await generate("ec", { namedCurve: "P-256" }) : await generate("rsa", { modulusLength: 2048 });
   const jwk = privateKey.export({ format: "jwk" });
   const sealed = master.seal(PURPOSE, Buffer.from(JSON.stringify(jwk)));
   return { kid, alg, state, publicJwk: { ...publicKey.export({ format: "jwk" }), kid, alg, use: "sig" }, sealed, createdAt: new Date().toISOString() };
@@ -59,10 +63,12 @@ export class SigningKeys {
   /** Makes the first keys when there are none (replicas racing: one wins, the others read its keys). */
   async ensure(): Promise<void> {
     const keys = await this.list();
+    const missing: Array<[KeyAlg, KeyState]> = [];
     for (const alg of ["ES256", "RS256"] as const) {
-      if (!keys.some((k) => k.alg === alg && k.state === "current")) await this.put(newKey(alg, "current", this.master), 0);
-      if (!keys.some((k) => k.alg === alg && k.state === "next")) await this.put(newKey(alg, "next", this.master), 0);
+      for (const state of ["current", "next"] as const) if (!keys.some((k) => k.alg === alg && k.state === state)) missing.push([alg, state]);
     }
+    const made = await Promise.all(missing.map(([alg, state]) => newKey(alg, state, this.master)));
+    for (const k of made) await this.put(k, 0);
   }
 
   async list(): Promise<PublicKeyInfo[]> {
@@ -116,7 +122,7 @@ export class SigningKeys {
       const next: StoredKey = k.state === "current" ? { ...k, state: "retired", retiredAt: at } : { ...k, state: "current" };
       await this.put(next, r.version);
     }
-    for (const alg of ["ES256", "RS256"] as const) await this.put(newKey(alg, "next", this.master), 0);
+    for (const k of await Promise.all((["ES256", "RS256"] as const).map((alg) => newKey(alg, "next", this.master)))) await this.put(k, 0);
     return this.list();
   }
 

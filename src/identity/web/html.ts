@@ -50,6 +50,7 @@ export function page(o: PageOptions): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>${esc(o.title)} · Tenet</title>
 <link rel="stylesheet" href="${ASSET_PREFIX}/tenet.css">
 </head>

@@ -125,6 +125,39 @@ describe("continuous evaluation and administration", () => {
     assert.match(unauth.headers.get("content-type") ?? "", /scim\+json/);
   });
 
+  it("a device enrolled with the user's access token that reports bad posture downgrades the user's sessions", async () => {
+    const u = await inviteAndRegister(srv, "jade");
+    const { b, tokens } = await signIn(u.auth);
+    const { generateKeyPair, exportJWK } = await import("jose");
+    const { signPostureReport } = await import("../../../src/identity/devices/signature.js");
+    const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+    const enrol = await fetch(`${srv.url}/identity/devices`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${tokens.access_token}`, "content-type": "application/json" },
+      body: JSON.stringify({ name: "laptop", publicKey: await exportJWK(publicKey), platform: "linux" }),
+    });
+    assert.equal(enrol.status, 201, await enrol.clone().text());
+    const device = (await enrol.json()) as { id: string };
+    const report = async (diskEncryption: string) => {
+      const posture = { os: { name: "debian", version: "12" }, diskEncryption, screenLock: "on", firewall: "on", managed: false, collectedAt: new Date().toISOString() };
+      const jws = await signPostureReport(privateKey, { deviceId: device.id, alg: "ES256", posture: posture as never });
+      const rep = await fetch(`${srv.url}/identity/devices/${device.id}/posture`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ report: jws }) });
+      assert.equal(rep.status, 200, await rep.clone().text());
+      return ((await rep.json()) as { compliant: boolean }).compliant;
+    };
+    assert.equal(await report("on"), true);
+    const sso = await startLogin(rp, b, { prompt: "none", acr_values: ACR.mfa });
+    assert.ok(new URL(sso.landed).searchParams.get("code"), "compliant: single sign-on still works");
+    // The disk is no longer encrypted: the device falls out of compliance.
+    assert.equal(await report("off"), false);
+    // Not bound to this browser session, so the user's sessions are downgraded: any acr needs a new sign-in.
+    const none = await startLogin(rp, b, { prompt: "none", acr_values: ACR.mfa });
+    assert.equal(new URL(none.landed).searchParams.get("error"), "login_required");
+    // Someone else's token cannot see the device.
+    const other = await fetch(`${srv.url}/identity/devices/${device.id}`, { headers: { authorization: "Bearer not-a-token-at-all-xx" } });
+    assert.ok(other.status === 401 || other.status === 404, String(other.status));
+  });
+
   it("tenet user and tenet client drive the admin API", async () => {
     const out: string[] = [];
     const err: string[] = [];
