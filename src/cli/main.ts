@@ -3,16 +3,6 @@
  * returns an exit code; errors with stable codes are printed without stack traces.
  */
 import { TenetError } from "../errors.js";
-import { modelCommand } from "./commands/model.js";
-import { serveCommand } from "./commands/serve.js";
-import { testCommand } from "./commands/test.js";
-import { migrateCommand } from "./commands/migrate.js";
-import { storeCommand } from "./commands/store.js";
-import { tokenCommand } from "./commands/token.js";
-import { policyCommand } from "./commands/policy.js";
-import { auditCommand } from "./commands/audit.js";
-import { deviceCommand } from "./commands/device.js";
-import { clientCommand, userCommand } from "./commands/identity-admin.js";
 
 const USAGE = `usage: tenet <command> [options]
 
@@ -38,6 +28,7 @@ commands:
   help                       show this help
 `;
 
+// Commands are loaded when run: `tenet token list` need not load the identity provider's libraries.
 export interface Io {
   out: (s: string) => void;
   err: (s: string) => void;
@@ -53,27 +44,27 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   try {
     switch (cmd) {
       case "test":
-        return await testCommand(rest, io);
+        return await (await import("./commands/test.js")).testCommand(rest, io);
       case "model":
-        return await modelCommand(rest, io);
+        return await (await import("./commands/model.js")).modelCommand(rest, io);
       case "serve":
-        return await serveCommand(rest, io);
+        return await (await import("./commands/serve.js")).serveCommand(rest, io);
       case "migrate":
-        return await migrateCommand(rest, io);
+        return await (await import("./commands/migrate.js")).migrateCommand(rest, io);
       case "store":
-        return await storeCommand(rest, io);
+        return await (await import("./commands/store.js")).storeCommand(rest, io);
       case "token":
-        return await tokenCommand(rest, io);
+        return await (await import("./commands/token.js")).tokenCommand(rest, io);
       case "policy":
-        return await policyCommand(rest, io);
+        return await (await import("./commands/policy.js")).policyCommand(rest, io);
       case "audit":
-        return await auditCommand(rest, io);
+        return await (await import("./commands/audit.js")).auditCommand(rest, io);
       case "device":
-        return await deviceCommand(rest, io);
+        return await (await import("./commands/device.js")).deviceCommand(rest, io);
       case "client":
-        return await clientCommand(rest, io);
+        return await (await import("./commands/identity-admin.js")).clientCommand(rest, io);
       case "user":
-        return await userCommand(rest, io);
+        return await (await import("./commands/identity-admin.js")).userCommand(rest, io);
       case undefined:
       case "help":
       case "--help":
