@@ -83,6 +83,7 @@ export async function assembleIdentity(o: IdentityAssemblyOptions): Promise<Iden
           },
         }
       : undefined,
+    changes: o.audit.changes,
     onProblem: (msg, err) => o.log(msg, err),
   });
   await ensureAccountClient(idp);

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type Provider from "oidc-provider";
 import type { MasterKey } from "../crypto/master-key.js";
 import type { DocumentsBackend } from "../storage/interfaces.js";
+import type { ChangeRecorder } from "../audit/change-recorder.js";
 import { Directory, type DirectoryTuples } from "./accounts/directory.js";
 import { Invitations } from "./accounts/invitations.js";
 import { IdentityEvents } from "./events.js";
@@ -29,6 +30,8 @@ export interface IdentityPlaneOptions {
   ttl?: Partial<OidcTtl>;
   proxy?: boolean;
   tuples?: DirectoryTuples | undefined;
+  /** Admin changes (users, groups, clients, keys) go to the audit log through this. */
+  changes?: ChangeRecorder | undefined;
   onProblem?: (msg: string, err?: unknown) => void;
 }
 
@@ -57,7 +60,7 @@ export class IdentityPlane {
     this.publicUrl = o.publicUrl.replace(/\/+$/, "");
     this.issuer = `${this.publicUrl}${OIDC_PREFIX}`;
     this.events = new IdentityEvents((err, e) => onProblem(`identity event ${e.type}: a listener failed`, err));
-    this.directory = new Directory({ documents: o.documents, events: this.events, tuples: o.tuples, onProblem });
+    this.directory = new Directory({ documents: o.documents, events: this.events, tuples: o.tuples, onProblem, changes: o.changes });
     this.invitations = new Invitations(o.documents);
     const origin = new URL(this.publicUrl);
     this.passkeys = new Passkeys({
@@ -68,7 +71,7 @@ export class IdentityPlane {
       hardwareAaguids: o.hardwareAaguids ?? [],
       events: this.events,
     });
-    this.clients = new ClientRegistry(o.documents, o.master);
+    this.clients = new ClientRegistry(o.documents, o.master, { changes: o.changes });
     this.keys = new SigningKeys(o.documents, o.master);
     this.sessions = new Sessions({ documents: o.documents, events: this.events, onProblem });
   }
@@ -119,6 +122,7 @@ export class IdentityPlane {
   async rotateKeys() {
     const keys = await this.keys.rotate();
     await this.rebuild();
+    await this.o.changes?.record({ type: "identity.keys.rotate", activity: "update", entity: { type: "signing_keys", uid: "oidc" }, details: { keys: keys.map((k) => `${k.kid}:${k.alg}:${k.state}`) } });
     return keys;
   }
 

@@ -16,6 +16,7 @@ import { TenetError } from "../../errors.js";
 import { DocumentConflict, type DocumentRecord, type DocumentsBackend } from "../../storage/interfaces.js";
 import { ulid } from "../../util/ulid.js";
 import type { IdentityEvents } from "../events.js";
+import type { ChangeRecorder } from "../../audit/change-recorder.js";
 import type { Group, NewGroup, NewUser, User, UserPatch } from "./types.js";
 import { checkEmail, checkId, checkText, isId, nameKey } from "./validate.js";
 
@@ -42,6 +43,8 @@ export interface DirectoryOptions {
   events?: IdentityEvents | undefined;
   tuples?: DirectoryTuples | undefined;
   onProblem?: (message: string, err?: unknown) => void;
+  /** Every change, recorded in the audit log (OCSF Entity Management) after it is stored. */
+  changes?: ChangeRecorder | undefined;
   now?: () => number;
 }
 
@@ -97,6 +100,7 @@ export class Directory {
       throw err;
     }
     if (body.managerId) await this.tuples([managerTuple(id, body.managerId)], []);
+    await this.recordChange("identity.user.create", "create", { type: "user", uid: id }, { status: body.status });
     return (await this.getUser(id))!;
   }
 
@@ -176,6 +180,7 @@ export class Directory {
       if (before.managerId !== user.managerId) {
         await this.tuples(user.managerId ? [managerTuple(id, user.managerId)] : [], before.managerId ? [managerTuple(id, before.managerId)] : []);
       }
+      await this.recordChange("identity.user.update", "update", { type: "user", uid: id }, { fields: Object.keys(patch).filter((k) => (patch as Record<string, unknown>)[k] !== undefined) });
       return user;
     });
   }
@@ -184,6 +189,7 @@ export class Directory {
   async suspend(id: string, reason?: string): Promise<User> {
     const why = checkText(reason, "reason", 512);
     const { user, before } = await this.mutateUser(id, undefined, async (u) => ({ next: { ...u, status: "suspended" as const, suspendedReason: why }, after: [] }));
+    await this.recordChange("identity.user.suspend", "update", { type: "user", uid: id }, { status: "suspended", reason: why });
     if (before.status !== "suspended") await this.opts.events?.emit({ type: "user.suspended", userId: id, reason: why });
     return user;
   }
@@ -194,6 +200,7 @@ export class Directory {
       delete next.suspendedReason;
       return { next, after: [] };
     });
+    await this.recordChange("identity.user.reactivate", "update", { type: "user", uid: id }, { status: "active" });
     if (before.status === "suspended") await this.opts.events?.emit({ type: "user.reactivated", userId: id });
     return user;
   }
@@ -214,6 +221,7 @@ export class Directory {
     if (u.email) await this.docs.deleteDocument(USER_EMAILS, nameKey(u.email));
     if (u.externalId) await this.docs.deleteDocument(USER_EXTERNAL, u.externalId);
     if (u.managerId) await this.tuples([], [managerTuple(id, u.managerId)]);
+    await this.recordChange("identity.user.delete", "delete", { type: "user", uid: id });
     await this.opts.events?.emit({ type: "user.deleted", userId: id });
     return true;
   }
@@ -236,6 +244,7 @@ export class Directory {
       if (err instanceof DocumentConflict) throw new TenetError("conflict", `a group with id ${id} already exists`);
       throw err;
     }
+    await this.recordChange("identity.group.create", "create", { type: "group", uid: id }, { name });
     if (members.length > 0) return this.setMembers(id, members);
     return (await this.getGroup(id))!;
   }
@@ -321,6 +330,7 @@ export class Directory {
       for (const m of added) await this.mutateUser(m, undefined, async (u) => ({ next: { ...u, groups: [...new Set([...u.groups, groupId])] }, after: [] })).catch(() => undefined);
       for (const m of removed) await this.mutateUser(m, undefined, async (u) => ({ next: { ...u, groups: u.groups.filter((x) => x !== groupId) }, after: [] })).catch(() => undefined);
       await this.tuples(added.map((m) => memberTuple(groupId, m)), removed.map((m) => memberTuple(groupId, m)));
+      await this.recordChange("identity.group.members", "update", { type: "group", uid: groupId }, { added, removed });
       return (await this.getGroup(groupId))!;
     }
   }
@@ -332,6 +342,7 @@ export class Directory {
     await this.docs.deleteDocument(GROUPS, id);
     await this.docs.deleteDocument(GROUP_NAMES, nameKey(g.name));
     if (g.externalId) await this.docs.deleteDocument(GROUP_EXTERNAL, g.externalId);
+    await this.recordChange("identity.group.delete", "delete", { type: "group", uid: id });
     return true;
   }
 
@@ -364,6 +375,10 @@ export class Directory {
   }
 
   // ---- helpers ----
+
+  private async recordChange(type: string, activity: "create" | "update" | "delete", entity: { type: string; uid: string }, details?: Record<string, unknown>): Promise<void> {
+    await this.opts.changes?.record({ type, activity, entity, details });
+  }
 
   /**
    * The id of a new record: the given one (a conflict if taken), else the name when it is a valid

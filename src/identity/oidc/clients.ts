@@ -10,6 +10,7 @@ import { z } from "zod";
 import { TenetError } from "../../errors.js";
 import type { MasterKey, SealedBox } from "../../crypto/master-key.js";
 import { DocumentConflict, type DocumentsBackend } from "../../storage/interfaces.js";
+import type { ChangeRecorder } from "../../audit/change-recorder.js";
 
 export const CLIENTS = "identity.clients";
 const PURPOSE = "tenet/oidc-client-secret/v1";
@@ -75,6 +76,8 @@ interface StoredClient extends ClientRecord {
 export interface ClientRegistryOptions {
   /** Allow http://localhost redirect URIs (RFC 8252 loopback; default true). */
   loopbackHttp?: boolean;
+  /** Every change, in the audit log (a new secret only as its HMAC). */
+  changes?: ChangeRecorder | undefined;
 }
 
 export class ClientRegistry {
@@ -102,6 +105,7 @@ export class ClientRegistry {
       throw err;
     }
     this.cache.delete(clientId);
+    await this.opts.changes?.record({ type: "identity.client.create", activity: "create", entity: { type: "oauth_client", uid: clientId }, details: { grant_types: rec.grant_types, redirect_uris: rec.redirect_uris }, ...(secret ? { secrets: { client_secret: secret } } : {}) });
     return { client: publicRecord(rec), ...(secret ? { client_secret: secret } : {}) };
   }
 
@@ -126,6 +130,7 @@ export class ClientRegistry {
     const rec: StoredClient = { ...this.record(clientId, parsed), created_at: r.body.created_at, sealedSecret: r.body.sealedSecret };
     await this.docs.putDocument(CLIENTS, clientId, rec, r.version);
     this.cache.delete(clientId);
+    await this.opts.changes?.record({ type: "identity.client.update", activity: "update", entity: { type: "oauth_client", uid: clientId }, details: { grant_types: rec.grant_types, redirect_uris: rec.redirect_uris } });
     return publicRecord(rec);
   }
 
@@ -137,12 +142,15 @@ export class ClientRegistry {
     const secret = randomBytes(32).toString("base64url");
     await this.docs.putDocument(CLIENTS, clientId, { ...r.body, sealedSecret: this.master.seal(PURPOSE, Buffer.from(secret)) }, r.version);
     this.cache.delete(clientId);
+    await this.opts.changes?.record({ type: "identity.client.rotate_secret", activity: "update", entity: { type: "oauth_client", uid: clientId }, secrets: { client_secret: secret } });
     return secret;
   }
 
   async delete(clientId: string): Promise<boolean> {
     this.cache.delete(clientId);
-    return CLIENT_ID.test(clientId) ? this.docs.deleteDocument(CLIENTS, clientId) : false;
+    const deleted = CLIENT_ID.test(clientId) ? await this.docs.deleteDocument(CLIENTS, clientId) : false;
+    if (deleted) await this.opts.changes?.record({ type: "identity.client.delete", activity: "delete", entity: { type: "oauth_client", uid: clientId } });
+    return deleted;
   }
 
   /** The metadata as the provider needs it (secret unsealed); undefined for an unknown client. */

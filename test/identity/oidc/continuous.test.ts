@@ -173,6 +173,13 @@ describe("continuous evaluation and administration", () => {
     assert.ok(created.client_secret && created.client_id);
     assert.equal(await main(["client", "create", "--name", "bad", "--redirect-uri", "http://evil.example/cb", ...common], io), 1);
     assert.match(err.join(""), /validation_error/);
+    // Admin changes are in the audit log with who made them; the secret only as an HMAC.
+    const clientRows = await srv.ds.queryAudit({ type: "identity.client.create", limit: 10 });
+    const row = clientRows.find((r) => r.resource === `oauth_client:${created.client_id}`);
+    assert.ok(row, "client creation audited");
+    assert.ok(!row.event.includes(created.client_secret), "no client secret in the audit log");
+    assert.match(row.subject ?? "", /^api_key:/);
+    assert.ok((await srv.ds.queryAudit({ type: "identity.user.suspend", resource: "user:ivy", limit: 1 })).length === 1);
     assert.equal(await main(["client", "delete", created.client_id, ...common], io), 0);
     assert.equal(await main(["user", "get", "nobody", ...common], io), 1);
     assert.equal(await main(["client", "create", ...common], io), 2);
