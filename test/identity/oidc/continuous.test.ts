@@ -158,6 +158,39 @@ describe("continuous evaluation and administration", () => {
     assert.ok(other.status === 401 || other.status === 404, String(other.status));
   });
 
+  it("revoking a session sends a back-channel logout token the relying party can verify", async () => {
+    const tokensSeen: string[] = [];
+    const rpServer = createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        tokensSeen.push(new URLSearchParams(body).get("logout_token") ?? "");
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => rpServer.listen(0, "127.0.0.1", r));
+    const a = rpServer.address();
+    const bcl = `http://localhost:${typeof a === "object" && a ? a.port : 0}/backchannel`;
+    try {
+      const rp2 = await registerRp(srv, { backchannel_logout_uri: bcl, backchannel_logout_session_required: true });
+      const u = await inviteAndRegister(srv, "lena");
+      const b = new Browser(srv.url);
+      const started = await startLogin(rp2, b);
+      const tokens = await exchange(rp2, await passkeySignIn(srv, b, started, u.auth), started);
+      const sid = tokens.claims()!.sid as string;
+      assert.ok(sid, "the ID token names the session (sid)");
+      const [session] = (await srv.admin("GET", `/identity/sessions?user_id=${u.userId}`)).body.sessions;
+      assert.equal((await srv.admin("DELETE", `/identity/sessions/${session.uid}`)).status, 204);
+      assert.equal(tokensSeen.length, 1);
+      const { payload } = await jwtVerify(tokensSeen[0]!, createRemoteJWKSet(new URL(`${srv.issuer}/jwks`)), { issuer: srv.issuer, audience: rp2.clientId, typ: "logout+jwt" });
+      assert.equal(payload.sub, u.userId);
+      assert.equal(payload.sid, sid);
+      assert.ok((payload.events as Record<string, unknown>)["http://schemas.openid.net/event/backchannel-logout"]);
+    } finally {
+      rpServer.close();
+    }
+  });
+
   it("tenet user and tenet client drive the admin API", async () => {
     const out: string[] = [];
     const err: string[] = [];
