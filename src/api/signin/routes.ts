@@ -7,6 +7,7 @@
  * Every outcome goes through the SignInGuard (rate limits, lockout, audit, risk history) before
  * the interaction is finished: a sign-in that cannot be recorded does not happen.
  */
+import { randomBytes } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { TenetError, isTenetError } from "../../errors.js";
 import { acrLevel, assurance, normaliseAcr, type Factors } from "../../identity/acr.js";
@@ -446,12 +447,11 @@ export function registerSignInRoutes(app: FastifyInstance, o: SignInRoutesOption
 
 /** The account page's own authorization request (a public client with PKCE like any other). */
 function accountAuthParams(idp: IdentityPlane, fresh: boolean): string {
-  const p = new URLSearchParams({ client_id: ACCOUNT_CLIENT_ID, response_type: "code", scope: "openid", redirect_uri: `${idp.publicUrl}/account/callback`, code_challenge: ACCOUNT_PKCE_CHALLENGE, code_challenge_method: "S256" });
+  // The account page needs only the provider's session cookie, never tokens: its code is not
+  // exchanged, and a random challenge (whose verifier nobody knows) makes it unexchangeable.
+  const p = new URLSearchParams({ client_id: ACCOUNT_CLIENT_ID, response_type: "code", scope: "openid", redirect_uri: `${idp.publicUrl}/account/callback`, code_challenge: randomBytes(32).toString("base64url"), code_challenge_method: "S256" });
   if (fresh) p.set("max_age", "0");
   return p.toString();
 }
 
 export const ACCOUNT_CLIENT_ID = "tenet-account";
-// The account page needs only the provider's session cookie, not tokens: the code it receives is
-// never exchanged, so a fixed challenge protects nothing and costs nothing.
-const ACCOUNT_PKCE_CHALLENGE = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
