@@ -152,6 +152,8 @@ export class IdentityPlane {
     if (typeof token !== "string" || token.length < 16 || token.length > 512) return undefined;
     const at = await this.provider.AccessToken.find(token);
     if (!at || at.isExpired || !at.accountId) return undefined;
+    // A revoked grant is deleted; its tokens live on in storage until swept, but not in effect.
+    if (at.grantId && !(await this.provider.Grant.find(at.grantId))) return undefined;
     if (at.expiresWithSession && at.sessionUid) {
       const session = await this.provider.Session.findByUid(at.sessionUid);
       if (!session) return undefined;

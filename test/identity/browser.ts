@@ -6,7 +6,8 @@ export class Browser {
   private readonly jar = new Map<string, { value: string; path: string }>();
   constructor(readonly origin: string) {}
 
-  private cookieHeader(path: string): string {
+  /** The Cookie header this browser sends to `path` of its origin. */
+  cookieHeader(path: string): string {
     return [...this.jar.entries()]
       .filter(([, c]) => path === c.path || path.startsWith(c.path.endsWith("/") ? c.path : `${c.path}/`) || c.path === "/")
       .map(([k, c]) => `${k.split("|")[0]}=${c.value}`)

@@ -5,8 +5,16 @@
  *
  * One collection per model (`oidc.<Model>`), the payload and its expiry in the body. Expired
  * entries are invisible at once (find checks the time) and deleted by `sweep`. Secondary look-ups
- * the library needs are index documents: session uid → session id, user code → device code, and
- * `<grantId>/<model>/<id>` per token, so that `revokeByGrantId` finds every token of a grant.
+ * the library needs are index documents: session uid → session id, user code → device code.
+ *
+ * Revoking a grant deletes the grant, not each of its tokens: the library looks the grant up
+ * whenever one of its tokens is used (token, refresh, introspection, userinfo) and refuses the
+ * token when the grant is gone, so the tokens are dead at once and are swept when they expire.
+ * Keeping a per-grant token index cost two writes and two reads per token issued.
+ *
+ * Tokens and codes have fresh random ids at every save: they are inserted without a read first.
+ * Saves of one document from this process (a session touched by concurrent requests) are queued
+ * one after another, so they do not exhaust their retries against each other.
  *
  * `consume` is a compare-and-set on the document's version: of two concurrent exchanges of one
  * authorization code exactly one succeeds; the other revokes the grant (RFC 6749 §4.1.2: a code
@@ -22,8 +30,8 @@ interface Stored {
   expiresAt?: number | undefined;
 }
 
-const GRANTABLE = new Set(["AccessToken", "AuthorizationCode", "RefreshToken", "DeviceCode", "BackchannelAuthenticationRequest"]);
-const GRANT_TOKENS = "oidc.grant-tokens";
+/** Models whose ids are new random values at every save: insert, read only on a conflict. */
+const FRESH = new Set(["AccessToken", "AuthorizationCode", "RefreshToken", "ClientCredentials", "DeviceCode", "BackchannelAuthenticationRequest", "PushedAuthorizationRequest", "ReplayDetection"]);
 const SESSION_UIDS = "oidc.session-uids";
 const USER_CODES = "oidc.user-codes";
 
@@ -45,10 +53,9 @@ export function documentsAdapter(docs: DocumentsBackend, hooks: AdapterHooks = {
     async upsert(id: string, payload: AdapterPayload, expiresIn: number): Promise<void> {
       const expiresAt = expiresIn > 0 ? now() + expiresIn * 1000 : undefined;
       const body: Stored = { payload, expiresAt };
-      await put(docs, this.c, id, body);
+      await put(docs, this.c, id, body, FRESH.has(this.model));
       if (this.model === "Session" && payload.uid) await put(docs, SESSION_UIDS, payload.uid, { payload: { id } as AdapterPayload, expiresAt });
       if (payload.userCode) await put(docs, USER_CODES, payload.userCode, { payload: { id } as AdapterPayload, expiresAt });
-      if (GRANTABLE.has(this.model) && payload.grantId) await put(docs, GRANT_TOKENS, `${payload.grantId}/${this.model}/${id}`, { payload: {} as AdapterPayload, expiresAt });
       if (this.model === "Session") await hooks.onSession?.(id, payload, false);
     }
 
@@ -105,21 +112,34 @@ export function documentsAdapter(docs: DocumentsBackend, hooks: AdapterHooks = {
   };
 }
 
-/** Deletes every token issued under a grant (and the grant). */
+/** Revokes a grant: deletes it, which kills every token issued under it (see the header). */
 export async function revokeGrant(docs: DocumentsBackend, grantId: string): Promise<void> {
-  for (;;) {
-    const rows = await docs.listDocuments(GRANT_TOKENS, { prefix: `${grantId}/`, limit: 500 });
-    if (rows.length === 0) break;
-    for (const r of rows) {
-      const [, model, ...rest] = r.id.split("/");
-      await docs.deleteDocument(collection(model!), rest.join("/"));
-      await docs.deleteDocument(GRANT_TOKENS, r.id);
-    }
-  }
   await docs.deleteDocument(collection("Grant"), grantId);
 }
 
-async function put(docs: DocumentsBackend, c: string, id: string, body: Stored): Promise<void> {
+/** Saves of one document in progress in this process, chained. */
+const writing = new Map<string, Promise<void>>();
+
+async function put(docs: DocumentsBackend, c: string, id: string, body: Stored, fresh = false): Promise<void> {
+  if (fresh) {
+    try {
+      await docs.putDocument(c, id, body, 0);
+      return;
+    } catch (err) {
+      if (!(err instanceof DocumentConflict)) throw err;
+    }
+  }
+  const key = `${c}\u0000${id}`;
+  const run = (writing.get(key) ?? Promise.resolve()).catch(() => undefined).then(() => upsertOnce(docs, c, id, body));
+  writing.set(key, run);
+  try {
+    await run;
+  } finally {
+    if (writing.get(key) === run) writing.delete(key);
+  }
+}
+
+async function upsertOnce(docs: DocumentsBackend, c: string, id: string, body: Stored): Promise<void> {
   // Last writer wins, as the library expects of upsert.
   for (let attempt = 0; ; attempt++) {
     const r = await docs.getDocument(c, id);
@@ -135,7 +155,7 @@ async function put(docs: DocumentsBackend, c: string, id: string, body: Stored):
 /** Deletes expired entries of every model; returns how many. Bounded work per call. */
 export async function sweepExpired(docs: DocumentsBackend, models: string[], now: number, budget = 5000): Promise<number> {
   let deleted = 0;
-  for (const c of [...models.map(collection), GRANT_TOKENS, SESSION_UIDS, USER_CODES]) {
+  for (const c of [...models.map(collection), SESSION_UIDS, USER_CODES]) {
     let after: string | undefined;
     for (;;) {
       const rows = await docs.listDocuments<Stored>(c, { ...(after !== undefined ? { after } : {}), limit: 500 });

@@ -59,6 +59,7 @@ import { LocalChangeFeed } from "../memory/local-change-feed.js";
 import { pageSize } from "../paging.js";
 import { decodeKeyset, encodeKeyset, tupleQuery } from "./keyset.js";
 import { migrateSqlite } from "./migrate.js";
+import { GroupCommit } from "./group-commit.js";
 
 export interface SqliteOptions {
   /** How long to wait for another process's lock before giving up, in ms (default 5000). */
@@ -203,6 +204,7 @@ export class SqliteDatastore implements Datastore {
   private readonly pruneAuditTx: (record: AuditPruneRow) => number;
   private readonly auditHeadTx: () => { size: number; checkpoint: AuditCheckpointRow | undefined; pruned: AuditPruneRow | undefined };
   private readonly feed = new LocalChangeFeed();
+  private readonly group: GroupCommit;
 
   /**
    * Opens (creating if needed) the database file and brings its schema up to date. Throws a
@@ -239,6 +241,7 @@ export class SqliteDatastore implements Datastore {
     readonly migrationsApplied: readonly number[],
     opts: SqliteOptions,
   ) {
+    this.group = new GroupCommit(db);
     this.batchSize = opts.allTuplesBatchSize ?? 10_000;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new TypeError("allTuplesBatchSize must be a positive integer");
     this.s = {
@@ -376,6 +379,12 @@ export class SqliteDatastore implements Datastore {
   }
 
   /** Runs a statement, reporting failures of the database file itself as StorageErrors. */
+  /** Commits pending document writes before a write of another kind (see group-commit.ts). */
+  private write<T>(fn: () => T): T {
+    this.group.flush();
+    return this.guard(fn);
+  }
+
   private guard<T>(fn: () => T): T {
     try {
       return fn();
@@ -392,7 +401,7 @@ export class SqliteDatastore implements Datastore {
   async createStore(name: string): Promise<StoreRecord> {
     const now = new Date().toISOString();
     const record: StoreRecord = { id: ulid(), name, createdAt: now, updatedAt: now };
-    this.guard(() => this.s.insertStore.run(record.id, name, now, now));
+    this.write(() => this.s.insertStore.run(record.id, name, now, now));
     return record;
   }
 
@@ -410,14 +419,14 @@ export class SqliteDatastore implements Datastore {
 
   async deleteStore(id: string): Promise<boolean> {
     // Models, tuples and changes go with it (ON DELETE CASCADE), in the same statement.
-    return this.guard(() => this.s.deleteStore.run(id).changes > 0);
+    return this.write(() => this.s.deleteStore.run(id).changes > 0);
   }
 
   // ---- models ----
   async writeModel(storeId: string, model: AuthorizationModel): Promise<ModelRecord> {
     const json = JSON.stringify(model);
     const rec: ModelRecord = { id: ulid(), storeId, model: JSON.parse(json) as AuthorizationModel, createdAt: new Date().toISOString() };
-    const inserted = this.guard(() => this.s.insertModel.run(storeId, rec.id, json, rec.createdAt, storeId).changes);
+    const inserted = this.write(() => this.s.insertModel.run(storeId, rec.id, json, rec.createdAt, storeId).changes);
     if (inserted === 0) throw storeNotFound(storeId);
     return rec;
   }
@@ -450,7 +459,7 @@ export class SqliteDatastore implements Datastore {
 
   // ---- tuples ----
   async writeTuples(storeId: string, deletes: TupleKeyWithoutCondition[], writes: TupleKey[]): Promise<number> {
-    const revision = this.guard(() => this.writeTx(storeId, deletes, writes));
+    const revision = this.write(() => this.writeTx(storeId, deletes, writes));
     this.feed.publish(storeId, revision);
     return revision;
   }
@@ -521,7 +530,7 @@ export class SqliteDatastore implements Datastore {
   // ---- assertions ----
   async writeAssertions(storeId: string, modelId: string, assertions: Assertion[]): Promise<void> {
     const json = JSON.stringify(assertions);
-    if (this.guard(() => this.s.writeAssertions.run(storeId, modelId, json, storeId).changes) === 0) throw storeNotFound(storeId);
+    if (this.write(() => this.s.writeAssertions.run(storeId, modelId, json, storeId).changes) === 0) throw storeNotFound(storeId);
   }
 
   async readAssertions(storeId: string, modelId: string): Promise<Assertion[]> {
@@ -543,9 +552,13 @@ export class SqliteDatastore implements Datastore {
     const json = JSON.stringify(body);
     if (json === undefined) throw new TypeError("a document body must be JSON");
     const now = new Date().toISOString();
-    const changed = this.guard(() =>
-      expectedVersion === 0 ? this.s.insertDocument.run(collection, id, json, now, now).changes : this.s.updateDocument.run(json, now, collection, id, expectedVersion).changes,
-    );
+    let changed = 0;
+    // Group-committed (group-commit.ts): resolves once durable; a conflict changed nothing.
+    await this.group.write(() => {
+      changed = this.guard(() =>
+        expectedVersion === 0 ? this.s.insertDocument.run(collection, id, json, now, now).changes : this.s.updateDocument.run(json, now, collection, id, expectedVersion).changes,
+      );
+    });
     if (changed === 0) throw new DocumentConflict(collection, id, expectedVersion);
     return expectedVersion + 1;
   }
@@ -557,11 +570,12 @@ export class SqliteDatastore implements Datastore {
   }
 
   async deleteDocument(collection: string, id: string): Promise<boolean> {
-    return this.guard(() => this.s.deleteDocument.run(collection, id).changes > 0);
+    return this.group.write(() => this.guard(() => this.s.deleteDocument.run(collection, id).changes > 0));
   }
 
   // ---- API keys ----
   async createApiKey(rec: ApiKeyRecord): Promise<void> {
+    this.group.flush();
     try {
       this.s.insertApiKey.run(
         rec.id,
@@ -590,24 +604,24 @@ export class SqliteDatastore implements Datastore {
   }
 
   async revokeApiKey(id: string, at: string): Promise<boolean> {
-    return this.guard(() => this.s.revokeApiKey.run(at, id).changes > 0);
+    return this.write(() => this.s.revokeApiKey.run(at, id).changes > 0);
   }
 
   // ---- audit log ----
   async appendAudit(rows: AuditRow[], checkpoint?: AuditCheckpointRow): Promise<void> {
     checkAuditBatch(rows, checkpoint);
     if (rows.length === 0 && !checkpoint) return;
-    this.guard(() => this.appendAuditTx(rows, checkpoint));
+    this.write(() => this.appendAuditTx(rows, checkpoint));
   }
 
   async putAuditCheckpoint(checkpoint: AuditCheckpointRow): Promise<void> {
     checkCheckpoint(checkpoint);
-    const changed = this.guard(() => this.s.putCheckpoint.run(checkpoint.size, checkpoint.rootHash, checkpoint.time, checkpoint.note).changes);
+    const changed = this.write(() => this.s.putCheckpoint.run(checkpoint.size, checkpoint.rootHash, checkpoint.time, checkpoint.note).changes);
     if (changed === 0) throw checkpointFork(checkpoint.size);
   }
 
   async auditHead(): Promise<{ size: number; checkpoint: AuditCheckpointRow | undefined; pruned: AuditPruneRow | undefined }> {
-    return this.guard(() => this.auditHeadTx());
+    return this.write(() => this.auditHeadTx());
   }
 
   async readAudit(fromSeq: number, limit: number): Promise<AuditRow[]> {
@@ -641,7 +655,7 @@ export class SqliteDatastore implements Datastore {
 
   async pruneAudit(record: AuditPruneRow): Promise<number> {
     checkPruneRecord(record);
-    return this.guard(() => this.pruneAuditTx(record));
+    return this.write(() => this.pruneAuditTx(record));
   }
 
   // ---- change feed ----
@@ -652,6 +666,7 @@ export class SqliteDatastore implements Datastore {
 
   async close(): Promise<void> {
     this.feed.clear();
+    if (this.db.open) this.group.flush();
     if (this.db.open) this.db.close();
   }
 
