@@ -33,6 +33,11 @@ const ALIASES = new Map<string, AcrValue>([
   ["phr", ACR.phishingResistant],
   ["hardware", ACR.hardware],
   ["phrh", ACR.hardware],
+  ["phishing_resistant", ACR.phishingResistant],
+  // The names access policies used before the identity provider existed.
+  ["urn:tenet:acr:mfa", ACR.mfa],
+  ["urn:tenet:acr:phishing-resistant", ACR.phishingResistant],
+  ["urn:tenet:acr:hardware", ACR.hardware],
 ]);
 
 const LEVEL = new Map<string, number>([

@@ -40,7 +40,7 @@ after(async () => server.close());
 const apply = (files: Array<{ name: string; content: string }>, extra: Record<string, unknown> = {}) =>
   call(server.url, "PUT", `/stores/${storeId}/access-policies`, { ...t(), body: { files, ...extra } });
 const decide = (body: unknown) => call(server.url, "POST", `/stores/${storeId}/access/v1/decide`, { ...t(), body });
-const anne = { subject: { id: "user:anne", acr: "urn:tenet:acr:mfa", auth_time: Math.floor(Date.now() / 1000) }, resource: { type: "document", id: "1", classification: "internal" }, action: "viewer" };
+const anne = { subject: { id: "user:anne", acr: "http://schemas.openid.net/pape/policies/2007/06/multi-factor", auth_time: Math.floor(Date.now() / 1000) }, resource: { type: "document", id: "1", classification: "internal" }, action: "viewer" };
 
 describe("access policies over HTTP", () => {
   test("a store without policies denies every decision", async () => {
@@ -81,16 +81,16 @@ describe("access policies over HTTP", () => {
     assert.equal(a.json.version, 1);
     const d = await decide(anne);
     assert.equal(d.json.decision, "challenge");
-    assert.deepEqual(d.json.challenge, { acr: "urn:tenet:acr:hardware" });
+    assert.deepEqual(d.json.challenge, { acr: "http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical" });
     assert.equal(d.json.policy_version, 1);
     const z = await call(server.url, "POST", `/stores/${storeId}/access/v1/evaluation`, {
       ...t(),
-      body: { subject: { type: "user", id: "anne", properties: { acr: "urn:tenet:acr:mfa" } }, resource: { type: "document", id: "1", properties: { classification: "internal" } }, action: { name: "viewer" } },
+      body: { subject: { type: "user", id: "anne", properties: { acr: "urn:tenet:acr:mfa" /* the earlier name, still accepted */ } }, resource: { type: "document", id: "1", properties: { classification: "internal" } }, action: { name: "viewer" } },
     });
     assert.equal(z.status, 200);
     assert.equal(z.json.decision, false);
     assert.equal(z.json.context.outcome, "challenge");
-    assert.deepEqual(z.json.context.challenge, { acr: "urn:tenet:acr:hardware" });
+    assert.deepEqual(z.json.context.challenge, { acr: "http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical" });
     assert.match(z.json.context.decision_id, /^[0-9A-Z]{26}$/);
     const ok = await call(server.url, "POST", `/stores/${storeId}/access/v1/evaluation`, {
       ...t(),

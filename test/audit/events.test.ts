@@ -18,7 +18,7 @@ const decision = decisionEvent(
     decision: "deny",
     decisionId: "01JDECISION0000000000000000",
     storeId: "01JSTORE0000000000000000000",
-    subject: { id: "user:anne", groups: ["eng"], acr: "urn:tenet:acr:mfa", amr: ["hwk"] },
+    subject: { id: "user:anne", groups: ["eng"], acr: "http://schemas.openid.net/pape/policies/2007/06/multi-factor", amr: ["hwk"] },
     resource: { type: "document", id: 'q"1\\\n\u2028😀', classification: "confidential" },
     action: "viewer",
     policyVersion: 3,

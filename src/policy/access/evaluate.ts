@@ -18,7 +18,7 @@ import { isoTime } from "../../util/iso-time.js";
 import { withCheckScope } from "./cel-env.js";
 import { DeviceView, RequestView, ResourceView, RiskView, SubjectView } from "./cel-views.js";
 import type { CompiledPolicy, CompiledPolicySet, CompiledRequirements, CompiledRule } from "./compile.js";
-import { ACR_URIS, type AccessRequest, ASSURANCE_LEVELS, type AssuranceLevel, type RiskAssessment } from "./types.js";
+import { ACR_ALIASES, ACR_URIS, type AccessRequest, ASSURANCE_LEVELS, type AssuranceLevel, type RiskAssessment } from "./types.js";
 
 export interface RelationshipAnswer {
   allowed: boolean;
@@ -87,6 +87,7 @@ export interface Evaluation {
 const LEVEL_OF = new Map<string, number>();
 ASSURANCE_LEVELS.forEach((l, i) => LEVEL_OF.set(l, i));
 for (const [level, uri] of Object.entries(ACR_URIS)) LEVEL_OF.set(uri, ASSURANCE_LEVELS.indexOf(level as AssuranceLevel));
+for (const [alias, level] of Object.entries(ACR_ALIASES)) LEVEL_OF.set(alias, ASSURANCE_LEVELS.indexOf(level));
 
 /** The assurance level of an `acr` value (URI or short name); unknown or absent → none. */
 export function assuranceOf(acr: string | undefined): number {

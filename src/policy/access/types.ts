@@ -7,6 +7,7 @@
  * Every signal is optional: a rule that needs a signal the request does not carry is treated as
  * the riskier case (an allow rule does not match, a deny rule does), never as an allow.
  */
+import { ACR } from "../../identity/acr.js";
 
 export type Classification = "public" | "internal" | "confidential" | "restricted";
 export const CLASSIFICATIONS: readonly Classification[] = ["public", "internal", "confidential", "restricted"];
@@ -16,13 +17,21 @@ export type AssuranceLevel = "none" | "mfa" | "phishing_resistant" | "hardware";
 export const ASSURANCE_LEVELS: readonly AssuranceLevel[] = ["none", "mfa", "phishing_resistant", "hardware"];
 
 /**
- * The `acr` values Tenet issues and accepts, one per level (documented in the README; the
- * identity provider puts these in tokens). Short names are accepted too.
+ * The `acr` values Tenet issues and accepts, one per level: the identity provider's (the OpenID
+ * PAPE URIs, src/identity/acr.ts), so a `challenge` is exactly what to pass as `acr_values`.
+ * Short names and the earlier `urn:tenet:acr:*` names are accepted too (ACR_ALIASES).
  */
 export const ACR_URIS: Record<Exclude<AssuranceLevel, "none">, string> = {
-  mfa: "urn:tenet:acr:mfa",
-  phishing_resistant: "urn:tenet:acr:phishing-resistant",
-  hardware: "urn:tenet:acr:hardware",
+  mfa: ACR.mfa,
+  phishing_resistant: ACR.phishingResistant,
+  hardware: ACR.hardware,
+};
+
+/** Other names of the levels, accepted in requests. */
+export const ACR_ALIASES: Record<string, Exclude<AssuranceLevel, "none">> = {
+  "urn:tenet:acr:mfa": "mfa",
+  "urn:tenet:acr:phishing-resistant": "phishing_resistant",
+  "urn:tenet:acr:hardware": "hardware",
 };
 
 export interface SubjectSignals {

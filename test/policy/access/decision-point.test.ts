@@ -70,7 +70,7 @@ async function apply(...sources: string[]): Promise<void> {
 }
 
 const anne = (extra: Partial<AccessRequest> = {}): AccessRequest => ({
-  subject: { id: "user:anne", acr: "urn:tenet:acr:mfa" },
+  subject: { id: "user:anne", acr: "http://schemas.openid.net/pape/policies/2007/06/multi-factor" },
   resource: { type: "document", id: "d1", classification: "internal" },
   action: "viewer",
   ...extra,

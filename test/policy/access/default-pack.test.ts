@@ -96,7 +96,7 @@ const anne = (acr: string, authAgeSeconds = 60) => ({ id: "user:anne", acr, amr:
 describe("the seed's risk table, through the default policy pack", () => {
   test("low: internal documentation from a corporate device with standard MFA is allowed", async () => {
     const d = await pdp.decide(storeId, {
-      subject: anne("urn:tenet:acr:mfa"),
+      subject: anne("http://schemas.openid.net/pape/policies/2007/06/multi-factor"),
       device: corporateLaptop,
       resource: { type: "document", id: "handbook", classification: "internal" },
       action: "viewer",
@@ -112,19 +112,19 @@ describe("the seed's risk table, through the default policy pack", () => {
 
   test("low: without MFA the same request is a challenge for MFA", async () => {
     const d = await pdp.decide(storeId, {
-      subject: { ...anne("urn:tenet:acr:mfa"), acr: undefined as unknown as string },
+      subject: { ...anne("http://schemas.openid.net/pape/policies/2007/06/multi-factor"), acr: undefined as unknown as string },
       device: corporateLaptop,
       resource: { type: "document", id: "handbook", classification: "internal" },
       action: "viewer",
       risk: risk("low", 5),
     });
     assert.equal(d.decision, "challenge");
-    assert.deepEqual(d.challenge, { acr: "urn:tenet:acr:mfa" });
+    assert.deepEqual(d.challenge, { acr: "http://schemas.openid.net/pape/policies/2007/06/multi-factor" });
   });
 
   test("medium: production monitoring from a personal device needs fresh MFA and a compliant device", async () => {
     const d = await pdp.decide(storeId, {
-      subject: anne("urn:tenet:acr:mfa", 3600),
+      subject: anne("http://schemas.openid.net/pape/policies/2007/06/multi-factor", 3600),
       device: personalPhone,
       resource: { type: "dashboard", id: "prod-api", classification: "confidential" },
       action: "viewer",
@@ -135,7 +135,7 @@ describe("the seed's risk table, through the default policy pack", () => {
     assert.deepEqual(d.risk.reasons.map((r) => r.signal), ["new_device"], "the risk reasons travel with the decision");
     // Step up on a compliant device: allowed.
     const after = await pdp.decide(storeId, {
-      subject: anne("urn:tenet:acr:mfa", 30),
+      subject: anne("http://schemas.openid.net/pape/policies/2007/06/multi-factor", 30),
       device: corporateLaptop,
       resource: { type: "dashboard", id: "prod-api", classification: "confidential" },
       action: "viewer",
@@ -152,18 +152,18 @@ describe("the seed's risk table, through the default policy pack", () => {
       action: "editor",
       risk: risk("high", 70, ["resource_sensitivity"]),
     });
-    const stepUp = await pdp.decide(storeId, req("urn:tenet:acr:mfa"));
+    const stepUp = await pdp.decide(storeId, req("http://schemas.openid.net/pape/policies/2007/06/multi-factor"));
     assert.equal(stepUp.decision, "challenge");
-    assert.deepEqual(stepUp.challenge, { acr: "urn:tenet:acr:hardware" });
+    assert.deepEqual(stepUp.challenge, { acr: "http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical" });
     assert.equal(jit.filed.length, 0, "no approval is requested before the step-up");
 
-    const pending = await pdp.decide(storeId, req("urn:tenet:acr:hardware"));
+    const pending = await pdp.decide(storeId, req("http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical"));
     assert.equal(pending.decision, "pending");
     assert.deepEqual(pending.pending, { request_id: "jit-1", approvers: ["user:boss"] });
     assert.deepEqual(jit.filed[0], { subject: "user:anne", object: "iam_policy:root", action: "editor", approvers: { manager: true } });
 
     jit.grants.set("user:anne|iam_policy:root|editor", { id: "jit-1", expiresAt: new Date(NOW + 3600_000).toISOString() });
-    const granted = await pdp.decide(storeId, req("urn:tenet:acr:hardware"));
+    const granted = await pdp.decide(storeId, req("http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical"));
     assert.equal(granted.decision, "allow");
     assert.deepEqual(granted.grant, { id: "jit-1", expiresAt: new Date(NOW + 3600_000).toISOString() });
     assert.deepEqual(granted.obligations, [{ type: "notify", to: "manager" }]);
@@ -172,18 +172,18 @@ describe("the seed's risk table, through the default policy pack", () => {
 
   test("high: customer PII without a classification is treated as confidential, so the strict policy applies", async () => {
     const d = await pdp.decide(storeId, {
-      subject: anne("urn:tenet:acr:mfa"),
+      subject: anne("http://schemas.openid.net/pape/policies/2007/06/multi-factor"),
       device: corporateLaptop,
       resource: { type: "customer_record", id: "c-1" },
       action: "viewer",
       risk: risk("low", 10),
     });
     assert.equal(d.decision, "challenge");
-    assert.equal(d.challenge?.acr, "urn:tenet:acr:hardware");
+    assert.equal(d.challenge?.acr, "http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical");
   });
 
   test("critical risk is refused whatever else holds; a blocked address is refused", async () => {
-    const base = { subject: anne("urn:tenet:acr:hardware"), device: corporateLaptop, resource: { type: "document", id: "handbook", classification: "internal" as const }, action: "viewer" };
+    const base = { subject: anne("http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical"), device: corporateLaptop, resource: { type: "document", id: "handbook", classification: "internal" as const }, action: "viewer" };
     const critical = await pdp.decide(storeId, { ...base, risk: risk("critical", 95, ["impossible_travel"]) });
     assert.equal(critical.decision, "deny");
     assert.deepEqual(critical.rules.find((r) => r.effect === "deny"), { policy: "baseline-deny", rule: "flagged-or-critical-risk", effect: "deny", outcome: "matched" });
@@ -193,7 +193,7 @@ describe("the seed's risk table, through the default policy pack", () => {
 
   test("no relationship, no access; no policy for the type, no access", async () => {
     const stranger = await pdp.decide(storeId, {
-      subject: { id: "user:zed", acr: "urn:tenet:acr:hardware", auth_time: NOW / 1000 },
+      subject: { id: "user:zed", acr: "http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical", auth_time: NOW / 1000 },
       device: corporateLaptop,
       resource: { type: "document", id: "handbook", classification: "internal" },
       action: "viewer",
@@ -201,14 +201,14 @@ describe("the seed's risk table, through the default policy pack", () => {
     });
     assert.equal(stranger.decision, "deny");
     assert.equal(stranger.relationships[0]?.allowed, false);
-    const unknownType = await pdp.decide(storeId, { subject: anne("urn:tenet:acr:hardware"), device: corporateLaptop, resource: { type: "printer", id: "p1", classification: "public" }, action: "viewer", risk: risk("low", 0) });
+    const unknownType = await pdp.decide(storeId, { subject: anne("http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical"), device: corporateLaptop, resource: { type: "printer", id: "p1", classification: "public" }, action: "viewer", risk: risk("low", 0) });
     assert.equal(unknownType.decision, "deny");
     assert.match(unknownType.reasons.join(" "), /no rule|no access policy/);
   });
 
   test("a request without the device signal is the riskier case: a challenge, never an allow", async () => {
     const d = await pdp.decide(storeId, {
-      subject: anne("urn:tenet:acr:mfa", 30),
+      subject: anne("http://schemas.openid.net/pape/policies/2007/06/multi-factor", 30),
       resource: { type: "dashboard", id: "prod-api", classification: "confidential" },
       action: "viewer",
       risk: risk("medium", 40),

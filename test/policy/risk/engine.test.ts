@@ -22,7 +22,7 @@ const habits = (): number[] => {
 /** A request nothing is wrong with, at a usual hour, from a known device. */
 const calm = (): RiskInput =>
   input({
-    subject: { id: "user:anne", acr: "urn:tenet:acr:mfa" },
+    subject: { id: "user:anne", acr: "http://schemas.openid.net/pape/policies/2007/06/multi-factor" },
     device: { id: "laptop-1", registered: true, managed: true },
     request: { ip: "192.0.2.10" },
     resource: { type: "doc", id: "plan", classification: "internal" },
