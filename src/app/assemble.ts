@@ -42,6 +42,7 @@ import { DeviceRegistry } from "../identity/devices/registry.js";
 import { registerDeviceRoutes } from "../api/devices/routes.js";
 import type { LaneRequest } from "../api/lane.js";
 import { assembleIdentity, type IdentityParts } from "./identity.js";
+import { RiskWatch } from "../identity/sessions/risk-watch.js";
 
 export interface AuthzenOptions {
   /** Read on every request (tests set it after start). */
@@ -148,18 +149,6 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
     onError: (err) => log("webhook delivery failed", err),
   });
 
-  const pdp = new AccessDecisionPoint({ policy, policies, risk, jit: jitAccess, zonesOf: compileZones(access.zones), audit: audit.decisions });
-  const exporter = createAuditExporter(access.audit.export, {
-    source: audit.log,
-    documents: ds,
-    log: (level, msg, err) => log(`audit export (${level}): ${msg}`, err),
-  });
-  const metrics = createMetrics(policy);
-  exportMetrics(exporter, metrics.registry);
-  auditMetrics(audit.log, () => auditFailures, metrics.registry);
-  const queries = access.audit.relationshipQueries ? new RelationshipQueryRecorder(audit.log, audit.sensitive) : undefined;
-  // The caller's object itself: the routes read it on every request, so later changes count.
-  const authzen = Object.assign(opts.authzen, { access: pdp, queries });
   // The identity plane: the OpenID provider, sign-in pages, devices and shared signals.
   let identity: IdentityParts | undefined;
   let devices: DeviceRegistry | undefined;
@@ -179,6 +168,20 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
     };
     identityPlugins.push(...identity.plugins, (r) => registerDeviceRoutes(r, { devices: registry, auth, userOf }));
   }
+  // The risk engine's assessments also drive live sessions (risk-watch.ts).
+  const assessor = risk && identity ? new RiskWatch(risk, identity.idp.events, (err) => log("risk change: the identity plane could not act on it", err)) : risk;
+  const pdp = new AccessDecisionPoint({ policy, policies, risk: assessor, jit: jitAccess, zonesOf: compileZones(access.zones), audit: audit.decisions });
+  const exporter = createAuditExporter(access.audit.export, {
+    source: audit.log,
+    documents: ds,
+    log: (level, msg, err) => log(`audit export (${level}): ${msg}`, err),
+  });
+  const metrics = createMetrics(policy);
+  exportMetrics(exporter, metrics.registry);
+  auditMetrics(audit.log, () => auditFailures, metrics.registry);
+  const queries = access.audit.relationshipQueries ? new RelationshipQueryRecorder(audit.log, audit.sensitive) : undefined;
+  // The caller's object itself: the routes read it on every request, so later changes count.
+  const authzen = Object.assign(opts.authzen, { access: pdp, queries });
   const app = await buildServer({
     policy,
     auth,
