@@ -13,6 +13,7 @@ import { SignInLimits } from "../identity/abuse/rate-limits.js";
 import { RecoveryCodes } from "../identity/factors/recovery-codes.js";
 import { TotpFactors } from "../identity/factors/totp.js";
 import { IdentityPlane } from "../identity/idp.js";
+import { DEVICE_CODE_GRANT } from "../identity/oidc/clients.js";
 import { ReceiverRegistry } from "../identity/signals/receivers.js";
 import { Transmitter } from "../identity/signals/transmitter.js";
 import type { HistoryStore } from "../policy/risk/history.js";
@@ -87,6 +88,7 @@ export async function assembleIdentity(o: IdentityAssemblyOptions): Promise<Iden
     onProblem: (msg, err) => o.log(msg, err),
   });
   await ensureAccountClient(idp);
+  await ensureCliClient(idp);
 
   const totp = new TotpFactors({ documents: ds, masterKey: o.master, events: idp.events, issuer: new URL(o.publicUrl).hostname });
   const recovery = new RecoveryCodes({ documents: ds, masterKey: o.master, events: idp.events });
@@ -188,4 +190,11 @@ async function ensureAccountClient(idp: IdentityPlane): Promise<void> {
   const input = { client_id: ACCOUNT_CLIENT_ID, client_name: "Your Tenet account", redirect_uris: [redirect], grant_types: ["authorization_code" as const], token_endpoint_auth_method: "none" as const };
   if (!existing) await idp.clients.create(input).catch(() => undefined);
   else if (existing.redirect_uris[0] !== redirect) await idp.clients.update(ACCOUNT_CLIENT_ID, input);
+}
+
+/** Tenet's own command-line tools sign people in with the device authorization grant. */
+export const CLI_CLIENT_ID = "tenet-cli";
+async function ensureCliClient(idp: IdentityPlane): Promise<void> {
+  if (await idp.clients.get(CLI_CLIENT_ID)) return;
+  await idp.clients.create({ client_id: CLI_CLIENT_ID, client_name: "Tenet command line", grant_types: [DEVICE_CODE_GRANT, "refresh_token"], token_endpoint_auth_method: "none" }).catch(() => undefined);
 }

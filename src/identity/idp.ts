@@ -19,6 +19,7 @@ import { createProvider, type OidcTtl } from "./oidc/provider.js";
 import { Passkeys } from "./passkeys/passkeys.js";
 import { Sessions } from "./sessions/sessions.js";
 import { contentSecurityPolicy } from "./web/html.js";
+import { createHash } from "node:crypto";
 
 export interface IdentityPlaneOptions {
   documents: DocumentsBackend;
@@ -140,6 +141,7 @@ export class IdentityPlane {
     res.setHeader("x-frame-options", "DENY");
     res.setHeader("x-content-type-options", "nosniff");
     res.setHeader("referrer-policy", "no-referrer");
+    allowOwnInlineScripts(res);
     this.handler(req, res);
     return true;
   }
@@ -178,4 +180,24 @@ export class IdentityPlane {
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.stopSessions?.();
   }
+}
+
+/**
+ * A few of the library's own pages (the device flow's "continue" step) submit a form with a small
+ * inline script. Rather than allowing inline scripts, the policy names exactly those scripts by
+ * hash (CSP Level 2 `'sha256-…'`), computed from the page as it is sent.
+ */
+function allowOwnInlineScripts(res: ServerResponse): void {
+  const end = res.end.bind(res) as (...args: unknown[]) => ServerResponse;
+  (res as { end: (...args: unknown[]) => ServerResponse }).end = (...args: unknown[]) => {
+    const body = args[0];
+    if (!res.headersSent && (typeof body === "string" || Buffer.isBuffer(body)) && String(res.getHeader("content-type") ?? "").startsWith("text/html")) {
+      const hashes = [...String(body).matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => `'sha256-${createHash("sha256").update(m[1]!).digest("base64")}'`);
+      if (hashes.length > 0) {
+        const csp = String(res.getHeader("content-security-policy") ?? "");
+        res.setHeader("content-security-policy", csp.replace("script-src 'self'", `script-src 'self' ${hashes.join(" ")}`));
+      }
+    }
+    return end(...args);
+  };
 }

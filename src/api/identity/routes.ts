@@ -144,6 +144,16 @@ export function registerIdentityRoutes(r: Router, o: IdentityRoutesOptions): voi
     },
   });
 
+  r.add({
+    method: "DELETE", url: "/identity/users/:id/totp", summary: "Remove a user's authenticator app (sessions that relied on it end)", tags: USERS, scope: "admin", params: s.idParams,
+    handler: async ({ params, reply }) => {
+      await dir.requireUser(params.id);
+      if (!(await o.totp.remove(params.id))) throw new TenetError("not_found", "no authenticator app is set up for this user");
+      reply.code(204);
+      return undefined;
+    },
+  });
+
   // ---- groups ----
   r.add({
     method: "POST", url: "/identity/groups", summary: "Create a group", tags: GROUPS, scope: "admin", body: s.groupBody,

@@ -24,7 +24,8 @@ const USAGE = `usage:
   tenet device enroll --server URL [--token T] [--name N] [--user ID] [--alg ES256|EdDSA] [--state FILE] [--force]
   tenet device report [--server URL] [--state FILE] [--managed] [--dry-run]
 
-  --token   the signed-in user's bearer token (default: TENET_TOKEN)
+  --token   the signed-in user's bearer token (default: TENET_TOKEN; without one, you sign in
+            in a browser with the code the command prints)
   --state   where the device key is kept (default: ~/.config/tenet/device.json, mode 0600)
   --managed report the device as managed (default: unknown)
   --dry-run print the posture that would be reported, and send nothing
@@ -123,19 +124,17 @@ async function enroll(args: string[], io: Io): Promise<number> {
     io.err(!server ? `--server must be an http(s) URL\n${USAGE}` : `--alg must be ES256 or EdDSA\n`);
     return 2;
   }
-  if (!token) {
-    io.err("enrolment must be authorised by a signed-in user: pass --token or set TENET_TOKEN\n");
-    return 2;
-  }
   if (existsSync(path) && !hasFlag(args, "--force")) {
     io.err(`${path} already holds an enrolled device key; remove the device first, or pass --force to replace it\n`);
     return 1;
   }
   // Fail before enrolling if the state cannot be kept: a device whose key is lost cannot report.
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  // No token: the person signs in through a browser (RFC 8628 device authorization grant).
+  const bearer = token ?? (await browserSignIn(server, io));
   const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
   const publicJwk = await exportJWK(publicKey);
-  const { json } = await send(`${server}/identity/devices`, { name, publicKey: publicJwk, platform: process.platform, ...(user ? { userId: user } : {}) }, token);
+  const { json } = await send(`${server}/identity/devices`, { name, publicKey: publicJwk, platform: process.platform, ...(user ? { userId: user } : {}) }, bearer);
   if (typeof json.id !== "string" || typeof json.userId !== "string") throw new Error("the server's answer has no device id");
   const state: DeviceState = {
     version: 1,
@@ -192,4 +191,32 @@ export async function deviceCommand(args: string[], io: Io): Promise<number> {
     io.err(`tenet device ${sub}: ${err.message}\n`);
     return 1;
   }
+}
+
+/**
+ * Signs the person in with the device authorization grant (RFC 8628) as Tenet's command-line
+ * client: prints where to go and the code, then polls the token endpoint at the interval the
+ * server asks for until the person has signed in (or refused, or the code expired).
+ */
+export async function browserSignIn(server: string, io: Io, clientId = "tenet-cli"): Promise<string> {
+  const form = (body: Record<string, string>) => ({ method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(body).toString(), signal: AbortSignal.timeout(15_000) });
+  const start = await fetch(`${server}/oidc/device/auth`, form({ client_id: clientId, scope: "openid" }));
+  const d = (await start.json()) as { device_code?: string; user_code?: string; verification_uri?: string; verification_uri_complete?: string; interval?: number; expires_in?: number; error?: string; error_description?: string };
+  if (!start.ok || !d.device_code) throw new Error(`cannot start a sign-in: ${d.error ?? start.status} ${d.error_description ?? ""}`.trim());
+  io.err(`To authorise this device, open\n\n  ${d.verification_uri_complete ?? d.verification_uri}\n\nin a browser and sign in (code ${d.user_code}). Waiting…\n`);
+  let interval = Math.max(1, d.interval ?? 5) * 1000;
+  const deadline = Date.now() + Math.max(30, d.expires_in ?? 600) * 1000;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, interval));
+    const res = await fetch(`${server}/oidc/token`, form({ grant_type: "urn:ietf:params:oauth:grant-type:device_code", device_code: d.device_code, client_id: clientId }));
+    const t = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
+    if (res.ok && t.access_token) return t.access_token;
+    if (t.error === "authorization_pending") continue;
+    if (t.error === "slow_down") {
+      interval += 5000;
+      continue;
+    }
+    throw new Error(`sign-in ${t.error === "access_denied" ? "refused" : "failed"}: ${t.error ?? res.status} ${t.error_description ?? ""}`.trim());
+  }
+  throw new Error("the sign-in code expired; run the command again");
 }

@@ -16,6 +16,8 @@ export const CLIENTS = "identity.clients";
 const PURPOSE = "tenet/oidc-client-secret/v1";
 
 const CLIENT_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{2,127}$/;
+/** RFC 8628 device authorization grant (for command-line tools and devices without a browser). */
+export const DEVICE_CODE_GRANT = "urn:ietf:params:oauth:grant-type:device_code";
 
 function isAllowedRedirect(u: string, loopbackHttp: boolean): boolean {
   let url: URL;
@@ -38,7 +40,7 @@ export const clientInput = z
     client_name: z.string().min(1).max(200),
     redirect_uris: z.array(z.string().max(2000)).max(50).default([]),
     post_logout_redirect_uris: z.array(z.string().max(2000)).max(50).default([]),
-    grant_types: z.array(z.enum(["authorization_code", "refresh_token", "client_credentials"])).min(1).max(3).default(["authorization_code", "refresh_token"]),
+    grant_types: z.array(z.enum(["authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT])).min(1).max(4).default(["authorization_code", "refresh_token"]),
     /** `none`: a public client (SPA, native app), which must use PKCE (always required here). */
     token_endpoint_auth_method: z.enum(["client_secret_basic", "client_secret_post", "none"]).default("client_secret_basic"),
     scope: z.string().max(1000).regex(/^[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*$/, "space-separated scope tokens").optional(),

@@ -18,7 +18,7 @@ import type { Directory } from "../accounts/directory.js";
 import type { DocumentsBackend } from "../../storage/interfaces.js";
 import { type AdapterHooks, documentsAdapter } from "./adapter.js";
 import type { ClientRegistry } from "./clients.js";
-import { errorPage, logoutPage, loggedOutPage } from "./pages.js";
+import { deviceConfirmPage, deviceInputPage, deviceSuccessPage, errorPage, logoutPage, loggedOutPage } from "./pages.js";
 
 export interface OidcProviderOptions {
   /** The issuer URL (e.g. https://id.example.com/oidc); the provider is mounted at its path. */
@@ -145,6 +145,24 @@ export function createProvider(o: OidcProviderOptions): Provider {
       revocation: { enabled: true },
       clientCredentials: { enabled: true },
       claimsParameter: { enabled: true },
+      // RFC 8628: command-line tools (`tenet device enroll`) sign a person in through a browser.
+      deviceFlow: {
+        enabled: true,
+        charset: "base-20",
+        mask: "****-****",
+        userCodeInputSource: async (ctx, form, _out, err) => {
+          ctx.type = "html";
+          ctx.body = deviceInputPage(form, err !== undefined);
+        },
+        userCodeConfirmSource: async (ctx, form, client, _info, userCode) => {
+          ctx.type = "html";
+          ctx.body = deviceConfirmPage(form, client.clientName ?? client.clientId, userCode);
+        },
+        successSource: async (ctx) => {
+          ctx.type = "html";
+          ctx.body = deviceSuccessPage(ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId ?? "The device");
+        },
+      },
       backchannelLogout: { enabled: true },
       rpInitiatedLogout: {
         enabled: true,

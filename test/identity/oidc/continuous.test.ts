@@ -191,6 +191,51 @@ describe("continuous evaluation and administration", () => {
     }
   });
 
+  it("tenet device enroll without a token signs the person in through a browser (RFC 8628)", async () => {
+    const u = await inviteAndRegister(srv, "milo");
+    const { mkdtempSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const state = join(mkdtempSync(join(tmpdir(), "tenet-dev-")), "device.json");
+    const err: string[] = [];
+    const out: string[] = [];
+    let announced: (url: string) => void = () => undefined;
+    const url = new Promise<string>((r) => (announced = r));
+    const io = {
+      out: (s: string) => void out.push(s),
+      err: (s: string) => {
+        err.push(s);
+        const m = /(http:\/\/\S+\/oidc\/device\S*)/.exec(s);
+        if (m) announced(m[1]!);
+      },
+    };
+    const cli = main(["device", "enroll", "--server", srv.url, "--name", "milo-laptop", "--state", state], io);
+    const b = new Browser(srv.url);
+    // The complete URI carries the code: the library's page submits it (a script allowed by hash).
+    const submit = await b.request(await url);
+    assert.equal(submit.status, 200);
+    const auto = await submit.text();
+    const script = /<script>([\s\S]*?)<\/script>/.exec(auto)![1]!;
+    const { createHash } = await import("node:crypto");
+    assert.ok(submit.headers.get("content-security-policy")!.includes(`'sha256-${createHash("sha256").update(script).digest("base64")}'`));
+    const autoAction = /<form method="post" action="([^"]+)"/.exec(auto)![1]!;
+    const autoFields = Object.fromEntries([...auto.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+    const confirm = await b.request(autoAction, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(autoFields).toString() });
+    assert.equal(confirm.status, 200);
+    const html = await confirm.text();
+    assert.match(html, /Tenet command line/);
+    const action = /<form[^>]+action="([^"]+)"/.exec(html)![1]!;
+    const fields = Object.fromEntries([...html.matchAll(/<input type="hidden" name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+    const posted = await b.request(action, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams(fields).toString() });
+    const { res: signin } = await b.follow(new URL(posted.headers.get("location")!, srv.url).href);
+    const started = { verifier: "", state: "", landed: "", res: signin };
+    const done = await passkeySignIn(srv, b, started, u.auth);
+    assert.match(done, /\/oidc\/device/);
+    assert.equal(await cli, 0, err.join(""));
+    const devices = await srv.admin("GET", `/identity/devices?userId=${u.userId}`);
+    assert.ok(JSON.stringify(devices.body).includes("milo-laptop"), JSON.stringify(devices.body));
+  });
+
   it("tenet user and tenet client drive the admin API", async () => {
     const out: string[] = [];
     const err: string[] = [];

@@ -120,5 +120,9 @@ describe("second factors and recovery", () => {
     assert.equal(tokens.claims()!.sub, user.userId);
     const lockouts = await srv.ds.queryAudit({ type: "authentication.lockout", limit: 10 });
     assert.ok(lockouts.length >= 2, "lockout and unlock are audited");
+    // An admin resets the authenticator app (a lost phone).
+    assert.equal((await srv.admin("DELETE", `/identity/users/${user.userId}/totp`)).status, 204);
+    assert.equal((await srv.admin("GET", `/identity/users/${user.userId}`)).body.totp, false);
+    assert.equal((await srv.admin("DELETE", `/identity/users/${user.userId}/totp`)).status, 404);
   });
 });
