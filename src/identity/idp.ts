@@ -150,19 +150,35 @@ export class IdentityPlane {
    * The account behind an access token of this provider (for Tenet's own APIs and pages), if it
    * is active and its session still lives.
    */
-  async accountOfAccessToken(token: string): Promise<{ userId: string; clientId: string; scopes: string[] } | undefined> {
+  async accountOfAccessToken(token: string): Promise<{ userId: string; clientId: string } | undefined> {
+    const id = await this.identityOfAccessToken(token);
+    return id ? { userId: id.userId, clientId: id.clientId } : undefined;
+  }
+
+  /**
+   * Who an access token of this provider speaks for, with how they signed in (from the live
+   * session: revoking it ends this at once), for enforcement points and middleware; undefined when
+   * the token, its grant, its session or its account is no longer valid.
+   */
+  async identityOfAccessToken(token: string): Promise<{ userId: string; clientId: string; sessionId?: string | undefined; acr?: string | undefined; amr?: string[] | undefined; authTime?: number | undefined; groups: string[]; email?: string | undefined } | undefined> {
     if (typeof token !== "string" || token.length < 16 || token.length > 512) return undefined;
     const at = await this.provider.AccessToken.find(token);
     if (!at || at.isExpired || !at.accountId) return undefined;
-    // A revoked grant is deleted; its tokens live on in storage until swept, but not in effect.
     if (at.grantId && !(await this.provider.Grant.find(at.grantId))) return undefined;
-    if (at.expiresWithSession && at.sessionUid) {
-      const session = await this.provider.Session.findByUid(at.sessionUid);
-      if (!session) return undefined;
-    }
+    const session = at.sessionUid ? await this.provider.Session.findByUid(at.sessionUid) : undefined;
+    if (at.expiresWithSession && !session) return undefined;
     const user = await this.directory.getUser(at.accountId);
     if (!user || user.status !== "active") return undefined;
-    return { userId: at.accountId, clientId: at.clientId ?? "", scopes: [...(at.scopes ?? [])] };
+    return {
+      userId: user.id,
+      clientId: at.clientId ?? "",
+      sessionId: at.sessionUid,
+      acr: session?.acr,
+      amr: session?.amr,
+      authTime: session?.loginTs,
+      groups: await this.directory.groupNames(user),
+      email: user.email,
+    };
   }
 
   /** Background work: expired codes, tokens, sessions and ceremonies are deleted every 10 minutes. */

@@ -149,6 +149,13 @@ describe("identity provider with openid-client", () => {
     const sessions = await srv.admin("GET", `/identity/sessions?user_id=${bob.userId}`);
     assert.equal(sessions.body.sessions.length, 1);
     assert.equal(sessions.body.sessions[0].credentialId, bob.auth.credentials[0]!.id.toString("base64url"));
+    // What an enforcement point learns from the token: who, and how they signed in.
+    const idp = srv.parts.identity!.idp;
+    const who = await idp.identityOfAccessToken(tokens.access_token);
+    assert.equal(who?.userId, bob.userId);
+    assert.equal(who?.acr, ACR.phishingResistant);
+    assert.deepEqual(who?.amr, ["mfa", "swk", "user"]);
+    assert.equal(who?.sessionId, sessions.body.sessions[0].uid);
 
     const t0 = Date.now();
     assert.equal((await srv.admin("POST", `/identity/users/${bob.userId}/suspend`, { reason: "left the company" })).status, 200);
@@ -156,6 +163,7 @@ describe("identity provider with openid-client", () => {
     assert.ok(Date.now() - t0 < 5000);
     assert.equal(await oauthError(client.refreshTokenGrant(rp.config, tokens.refresh_token!)), "invalid_grant");
     assert.equal((await srv.admin("GET", `/identity/sessions?user_id=${bob.userId}`)).body.sessions.length, 0);
+    assert.equal(await idp.identityOfAccessToken(tokens.access_token), undefined);
     // And the next sign-in is refused.
     const retry = await startLogin(rp, b);
     const { base, csrf } = pageData(await retry.res.text());
