@@ -128,7 +128,7 @@ export async function assembleIdentity(o: IdentityAssemblyOptions): Promise<Iden
     receivers,
     documents: ds,
     events: idp.events,
-    signer: { issuer: idp.issuer, sign: (payload, header) => idp.keys.sign(payload, header) },
+    signer: { issuer: idp.issuer, sign: (payload, header) => idp.jwtSigner.sign(payload, header) },
     onDead: (rec, r) => o.log(`security event ${rec.jti} to receiver ${r.id} was given up (${rec.lastError ?? "failed"})`),
     onError: (err) => o.log("shared signals: delivery failed", err),
   });

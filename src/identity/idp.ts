@@ -46,6 +46,8 @@ export class IdentityPlane {
   readonly passkeys: Passkeys;
   readonly clients: ClientRegistry;
   readonly keys: SigningKeys;
+  /** Signs Tenet's own JWTs (security events, identity assertions) with the current key, kept in memory. */
+  readonly jwtSigner: ReturnType<SigningKeys["signer"]>;
   readonly sessions: Sessions;
   readonly issuer: string;
   readonly publicUrl: string;
@@ -74,6 +76,7 @@ export class IdentityPlane {
     });
     this.clients = new ClientRegistry(o.documents, o.master, { changes: o.changes });
     this.keys = new SigningKeys(o.documents, o.master);
+    this.jwtSigner = this.keys.signer();
     this.sessions = new Sessions({ documents: o.documents, events: this.events, onProblem });
   }
 
@@ -122,6 +125,7 @@ export class IdentityPlane {
 
   async rotateKeys() {
     const keys = await this.keys.rotate();
+    this.jwtSigner.invalidate();
     await this.rebuild();
     await this.o.changes?.record({ type: "identity.keys.rotate", activity: "update", entity: { type: "signing_keys", uid: "oidc" }, details: { keys: keys.map((k) => `${k.kid}:${k.alg}:${k.state}`) } });
     return keys;
