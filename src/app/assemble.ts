@@ -43,6 +43,7 @@ import { registerDeviceRoutes } from "../api/devices/routes.js";
 import type { LaneRequest } from "../api/lane.js";
 import { assembleIdentity, type IdentityParts } from "./identity.js";
 import { RiskWatch } from "../identity/sessions/risk-watch.js";
+import { assembleProxy } from "./proxy.js";
 
 export interface AuthzenOptions {
   /** Read on every request (tests set it after start). */
@@ -182,11 +183,28 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   const queries = access.audit.relationshipQueries ? new RelationshipQueryRecorder(audit.log, audit.sensitive) : undefined;
   // The caller's object itself: the routes read it on every request, so later changes count.
   const authzen = Object.assign(opts.authzen, { access: pdp, queries });
+  // The identity-aware proxy (issue 8), for the configured routes.
+  const proxy = identity && access.proxy.routes.length > 0 ? await assembleProxy({ identity, routes: access.proxy.routes, pdp, master: (await loadMasterKey({ dataDir: opts.dataDir, env: opts.env ?? process.env })).key, defaultStoreId: () => opts.authzen.defaultStoreId, log: (m, e) => log(m, e) }) : undefined;
   const app = await buildServer({
     policy,
     auth,
     queries,
-    ...(identity ? { raw: (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => identity.idp.handle(req, res) } : {}),
+    ...(identity
+      ? {
+          raw: (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => {
+            // Hosts of proxied applications go to the proxy; Tenet's own host to the provider and API.
+            if (proxy?.claims(req)) {
+              proxy.handle(req, res).catch((err: unknown) => {
+                log("proxy: request failed", err);
+                if (!res.headersSent) res.writeHead(502).end();
+                else res.destroy();
+              });
+              return true;
+            }
+            return identity.idp.handle(req, res);
+          },
+        }
+      : {}),
     ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),
     ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),

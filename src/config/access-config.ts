@@ -26,6 +26,7 @@
  */
 import { type AuditExportConfig, parseExportConfig } from "../audit/export/config.js";
 import { type IdentityConfig, parseIdentityConfig } from "./identity-config.js";
+import { parseRoutes, type ProxyRoute } from "../enforcement/routes.js";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
@@ -66,6 +67,8 @@ export interface AccessConfig {
   };
   /** The identity provider (identity-config.ts). */
   identity: IdentityConfig;
+  /** The identity-aware proxy's routes (src/enforcement/routes.ts). */
+  proxy: { routes: ProxyRoute[] };
 }
 
 const ZONE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -127,6 +130,8 @@ const schema = z.strictObject({
     .prefault({}),
   /** Checked by parseIdentityConfig. */
   identity: z.unknown().optional(),
+  /** Routes checked by parseRoutes. */
+  proxy: z.strictObject({ routes: z.unknown().optional() }).prefault({}),
 });
 
 export interface ParseAccessConfigOptions {
@@ -146,6 +151,14 @@ export function parseAccessConfig(raw: unknown, opts: ParseAccessConfigOptions =
   if (!parsed.success) for (const i of parsed.error.issues) details.push(...issueDetails(i));
   const input = (typeof raw === "object" && raw !== null ? raw : {}) as { risk?: unknown; jit?: { webhooks?: unknown } | null; audit?: { export?: unknown } | null; identity?: unknown };
   const identity = parseIdentityConfig(input.identity, details);
+  let proxyRoutes: ProxyRoute[] | undefined = [];
+  try {
+    proxyRoutes = parseRoutes((input as { proxy?: { routes?: unknown } }).proxy?.routes, "proxy.routes");
+  } catch (err) {
+    if (!(err instanceof TenetError)) throw err;
+    proxyRoutes = undefined;
+    details.push(...(err.details.length > 0 ? err.details : [{ where: "proxy.routes", message: err.message }]));
+  }
   let exportConfig: AuditExportConfig | undefined;
   try {
     exportConfig = parseExportConfig(input.audit?.export, { at: "audit.export", ...(opts.source !== undefined ? { source: opts.source } : {}), baseDir: opts.baseDir ?? (opts.source !== undefined ? dirname(resolve(opts.source)) : process.cwd()), env: opts.env ?? process.env });
@@ -182,7 +195,7 @@ export function parseAccessConfig(raw: unknown, opts: ParseAccessConfigOptions =
       }
     }
   }
-  if (details.length > 0 || !parsed.success || risk === undefined || exportConfig === undefined || identity === undefined) {
+  if (details.length > 0 || !parsed.success || risk === undefined || exportConfig === undefined || identity === undefined || proxyRoutes === undefined) {
     throw new TenetError("validation_error", `invalid access configuration in ${where}: ${details.map((d) => `${d.where}: ${d.message}`).join("; ")}`, { details });
   }
   const { zones, jit, notify, audit } = parsed.data;
@@ -202,6 +215,7 @@ export function parseAccessConfig(raw: unknown, opts: ParseAccessConfigOptions =
       export: exportConfig,
     },
     identity,
+    proxy: { routes: proxyRoutes },
   };
 }
 

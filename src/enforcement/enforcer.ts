@@ -47,8 +47,8 @@ export type EnforcementOutcome =
 export interface EnforcerOptions {
   /** The decision point (in-process, or a client of a remote one). */
   decide: (storeId: string, req: AccessRequest) => Promise<AccessDecision>;
-  /** The store asked when a route names none. */
-  defaultStoreId?: string | undefined;
+  /** The store asked when a route names none (a function: it may be set after start). */
+  defaultStoreId?: string | (() => string | undefined) | undefined;
   /** How long a decision may take before the request is refused with 503 (ms; default 2000). */
   decisionTimeoutMs?: number;
   now?: () => number;
@@ -75,7 +75,7 @@ export class Enforcer {
     if (route.maxAgeSeconds !== undefined && (identity.authTime === undefined || this.now() / 1000 - identity.authTime > route.maxAgeSeconds)) {
       return { kind: "challenge", acr: route.acr === undefined ? undefined : (normaliseAcr(route.acr) ?? route.acr), maxAge: route.maxAgeSeconds };
     }
-    const storeId = route.storeId ?? this.o.defaultStoreId;
+    const storeId = route.storeId ?? (typeof this.o.defaultStoreId === "function" ? this.o.defaultStoreId() : this.o.defaultStoreId);
     if (!storeId) return { kind: "unavailable", reason: `route ${route.id} names no store and there is no default store` };
     const req: AccessRequest = {
       subject: {

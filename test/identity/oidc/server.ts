@@ -35,14 +35,14 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startIdp(opts: { identity?: unknown; databaseUrl?: string | undefined } = {}): Promise<IdpServer> {
+export async function startIdp(opts: { identity?: unknown; databaseUrl?: string | undefined; access?: (url: string, port: number) => Record<string, unknown> } = {}): Promise<IdpServer> {
   const dir = mkdtempSync(join(tmpdir(), "tenet-idp-"));
   const ds = await openDatastore(opts.databaseUrl ? { dataDir: dir, databaseUrl: opts.databaseUrl } : { dataDir: dir });
   const port = await freePort();
   const url = `http://localhost:${port}`;
   const parts = await assemble({
     ds,
-    access: parseAccessConfig({ identity: opts.identity ?? {} }),
+    access: parseAccessConfig({ identity: opts.identity ?? {}, ...(opts.access?.(url, port) ?? {}) }),
     dataDir: dir,
     env: {},
     logLevel: "warn",

@@ -1,0 +1,176 @@
+/**
+ * The identity-aware proxy: every request to a routed host is normalised (or refused), matched to
+ * its route, tied to a person (the sealed session cookie → the identity provider's live session),
+ * decided by the decision point, and only then forwarded — with a signed identity assertion the
+ * upstream can verify, and never with identity headers the client sent.
+ *
+ * Not signed in → the identity provider (authorization code + PKCE) and back to the same URL.
+ * Challenge → the identity provider with the required `acr_values`/`max_age`. Pending → a page
+ * with the just-in-time request. Device remediation → a page that says what to fix. Deny → 403
+ * (a page, or JSON for API clients). Decision point unavailable → 503, never a forward.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { pipeline } from "node:stream/promises";
+import { request as upstreamRequest } from "undici";
+import type { AssertionIssuer } from "../assertion.js";
+import type { EnforcementIdentity, EnforcementOutcome, Enforcer } from "../enforcer.js";
+import { normalizeRequest } from "../normalize.js";
+import type { RouteTable } from "../routes.js";
+import type { SessionCookies } from "../session-cookie.js";
+import { proxyPage } from "./pages.js";
+import { CALLBACK_PATH, type ProxySignIn } from "./signin.js";
+
+export const ASSERTION_HEADER = "x-tenet-assertion";
+
+/** Hop-by-hop response headers (RFC 9110 §7.6.1) never passed back to the client. */
+const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authenticate", "proxy-authorization"]);
+
+export interface ProxyOptions {
+  routes: RouteTable;
+  enforcer: Enforcer;
+  /** The person behind an access token of the identity provider, while its session lives. */
+  identityOf: (accessToken: string) => Promise<EnforcementIdentity | undefined>;
+  assertions: AssertionIssuer;
+  cookies: SessionCookies;
+  signIn: ProxySignIn;
+  /** The scheme clients use to reach the proxy. */
+  scheme: "http" | "https";
+  /** Told of every decision (the decision point already records it in the audit log). */
+  onOutcome?: ((o: EnforcementOutcome, routeId: string) => void) | undefined;
+  onError?: ((msg: string, err?: unknown) => void) | undefined;
+}
+
+export class IdentityAwareProxy {
+  constructor(private readonly o: ProxyOptions) {}
+
+  /** Whether a request's Host belongs to a proxied route (cheap: before normalisation). */
+  claims(req: IncomingMessage): boolean {
+    const host = String(req.headers.host ?? "").toLowerCase().replace(/\.$/, "");
+    return host !== "" && this.o.routes.match(host, "/") !== undefined;
+  }
+
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const n = normalizeRequest({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, rawHeaders: req.rawHeaders, httpVersion: req.httpVersion }, { scheme: this.o.scheme });
+    if (!n.ok) return this.reply(req, res, n.rejection.status, "Bad request", `${n.rejection.code}: ${n.rejection.message}`, { connection: "close" });
+    const r = n.request;
+    if (r.targetForm !== "origin") return this.reply(req, res, 400, "Bad request", "only origin-form requests are proxied");
+    const route = this.o.routes.match(r.host, r.path);
+    if (!route) return this.reply(req, res, 404, "Not found", "no application is served at this address");
+    const ip = req.socket.remoteAddress ?? "";
+    const returnTo = r.query ? `${r.path}?${r.query}` : r.path;
+
+    if (r.path === CALLBACK_PATH) return this.callback(req, res, r.host);
+
+    const session = this.o.cookies.read(req.headers.cookie, r.host);
+    const identity = session ? await this.o.identityOf(session.accessToken).catch(() => undefined) : undefined;
+    const outcome = await this.o.enforcer.enforce({ route, identity, request: { method: r.method, host: r.host, path: r.path, ip, userAgent: r.headers["user-agent"] as string | undefined } });
+    this.o.onOutcome?.(outcome, route.id);
+    switch (outcome.kind) {
+      case "signin":
+      case "challenge": {
+        if (!wantsHtml(req)) return this.reply(req, res, 401, "Sign-in required", outcome.kind === "challenge" ? "a stronger sign-in is required" : "sign in first", outcome.kind === "challenge" ? { "www-authenticate": `Bearer error="insufficient_user_authentication"${outcome.acr ? `, acr_values="${outcome.acr}"` : ""}${outcome.maxAge !== undefined ? `, max_age=${outcome.maxAge}` : ""}` } : {});
+        const s = await this.o.signIn.begin({ scheme: this.o.scheme, host: r.host, returnTo, ...(outcome.kind === "challenge" ? { acr: outcome.acr, maxAge: outcome.maxAge } : {}) });
+        res.writeHead(302, { location: s.url, "set-cookie": [s.cookie, ...(session && !identity ? [this.o.cookies.clear()] : [])], "cache-control": "no-store" });
+        res.end();
+        return;
+      }
+      case "pending":
+        return this.reply(req, res, 403, "Waiting for approval", `Access needs an approval: request ${outcome.requestId} is waiting for ${outcome.approvers.join(", ") || "an approver"}.`, {}, { decision_id: outcome.decisionId, request_id: outcome.requestId });
+      case "remediate":
+        return this.reply(req, res, 403, "Your device needs attention", `This application needs a device that is ${outcome.needs.join(" and ")}. ${outcome.reasons.join(" ")}`, {}, { decision_id: outcome.decisionId, device: outcome.needs });
+      case "deny":
+        return this.reply(req, res, 403, "Access denied", "You do not have access to this application.", {}, { decision_id: outcome.decisionId });
+      case "unavailable":
+        this.o.onError?.(`proxy: decision unavailable on route ${route.id}: ${outcome.reason}`);
+        return this.reply(req, res, 503, "Unavailable", "Access cannot be checked right now; try again shortly.", { "retry-after": "5" });
+      case "allow":
+        return this.forward(req, res, route, r, identity, outcome.decisionId, ip);
+    }
+  }
+
+  private async callback(req: IncomingMessage, res: ServerResponse, host: string): Promise<void> {
+    try {
+      const t = await this.o.signIn.complete({ scheme: this.o.scheme, host, url: req.url ?? "/", cookieHeader: req.headers.cookie });
+      const who = await this.o.identityOf(t.accessToken);
+      const cookie = this.o.cookies.issue({ accessToken: t.accessToken, userId: t.userId, sessionId: who?.sessionId, expiresAt: Math.floor(Date.now() / 1000) + t.expiresIn, host });
+      // Back only to a path on this host (never an absolute URL from the state).
+      const to = t.returnTo.startsWith("/") && !t.returnTo.startsWith("//") ? t.returnTo : "/";
+      res.writeHead(303, { location: to, "set-cookie": [cookie, this.o.signIn.clearCookie(this.o.scheme)], "cache-control": "no-store" });
+      res.end();
+    } catch (err) {
+      this.o.onError?.("proxy: sign-in callback failed", err);
+      this.reply(req, res, 400, "Sign-in failed", "The sign-in could not be completed. Go back and try again.");
+    }
+  }
+
+  private async forward(req: IncomingMessage, res: ServerResponse, route: import("../routes.js").ProxyRoute, r: import("../normalize.js").NormalizedRequest, identity: EnforcementIdentity | undefined, decisionId: string | undefined, ip: string): Promise<void> {
+    const headers: Record<string, string | string[]> = { ...r.headers };
+    delete headers.cookie; // Tenet's session cookie stays with Tenet; the app's own cookies pass.
+    if (req.headers.cookie) {
+      const kept = req.headers.cookie.split(";").map((c) => c.trim()).filter((c) => c && !c.startsWith(`${this.o.cookies.name}=`));
+      if (kept.length > 0) headers.cookie = kept.join("; ");
+    }
+    if (!route.preserveHost) headers.host = route.upstream.host;
+    headers["x-forwarded-for"] = ip;
+    headers["x-forwarded-proto"] = this.o.scheme;
+    headers["x-forwarded-host"] = r.host;
+    if (identity) {
+      headers[ASSERTION_HEADER] = await this.o.assertions.issue({
+        audience: `${this.o.scheme}://${route.host}${route.pathPrefix === "/" ? "" : route.pathPrefix}`,
+        subject: identity.userId,
+        email: identity.email,
+        groups: identity.groups,
+        acr: identity.acr,
+        amr: identity.amr,
+        authTime: identity.authTime,
+        sessionId: identity.sessionId,
+        deviceId: identity.deviceId,
+        decisionId: decisionId ?? "public",
+      });
+    }
+    const target = new URL(route.upstream);
+    const basePath = target.pathname.replace(/\/+$/, "");
+    const url = `${target.origin}${basePath}${r.path}${r.query ? `?${r.query}` : ""}`;
+    try {
+      const hasBody = r.framing.kind !== "none";
+      const up = await upstreamRequest(url, {
+        method: r.method as never,
+        headers,
+        body: hasBody ? req : null,
+        headersTimeout: route.timeoutMs,
+        bodyTimeout: route.timeoutMs,
+      });
+      const out: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+      res.writeHead(up.statusCode, out);
+      await pipeline(up.body, res);
+    } catch (err) {
+      this.o.onError?.(`proxy: upstream of route ${route.id} failed`, err);
+      if (!res.headersSent) this.reply(req, res, 502, "Bad gateway", "The application did not answer.");
+      else res.destroy();
+    }
+  }
+
+  private reply(req: IncomingMessage, res: ServerResponse, status: number, title: string, message: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}): void {
+    if (res.headersSent) return;
+    const json = !wantsHtml(req);
+    const body = json ? JSON.stringify({ code: codeOf(status), message, ...extra }) : proxyPage(title, message);
+    res.writeHead(status, {
+      "content-type": json ? "application/json" : "text/html; charset=utf-8",
+      "content-length": Buffer.byteLength(body),
+      "cache-control": "no-store",
+      "content-security-policy": "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
+      "x-content-type-options": "nosniff",
+      ...headers,
+    });
+    res.end(body);
+  }
+}
+
+function wantsHtml(req: IncomingMessage): boolean {
+  return /\btext\/html\b/.test(String(req.headers.accept ?? ""));
+}
+
+function codeOf(status: number): string {
+  return status === 401 ? "unauthenticated" : status === 403 ? "forbidden" : status === 404 ? "not_found" : status === 503 ? "unavailable" : status === 502 ? "bad_gateway" : "bad_request";
+}

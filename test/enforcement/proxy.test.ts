@@ -1,0 +1,154 @@
+/**
+ * The identity-aware proxy end to end, in `tenet serve` as assembled: an anonymous request is sent
+ * to sign in (passkey at the identity provider, another origin), comes back, and reaches the app
+ * with a signed identity assertion the SDK verifies; spoofed identity headers never reach the app;
+ * a policy change denies the next request; a revoked session is sent to sign in again; a route
+ * that needs a hardware key steps up; path tricks are refused before any decision.
+ */
+import assert from "node:assert/strict";
+import { createServer, type Server } from "node:http";
+import { after, before, describe, it } from "node:test";
+import { createAssertionVerifier } from "../../src/sdk/index.js";
+import { Browser, json } from "../identity/browser.js";
+import { inviteAndRegister, passkeySignIn } from "../identity/oidc/flow.js";
+import { type IdpServer, startIdp } from "../identity/oidc/server.js";
+
+const MODEL = "model\n  schema 1.1\ntype user\ntype app\n  relations\n    define access: [user]\n";
+const POLICY = (rule: string) => `apiVersion: tenet.dev/v1
+kind: AccessPolicy
+metadata:
+  name: apps
+spec:
+  target:
+    resources:
+      - type: app
+  rules:
+    - name: members
+      effect: allow
+      when: ${rule}
+`;
+
+describe("identity-aware proxy", () => {
+  let srv: IdpServer;
+  let upstream: Server;
+  let appOrigin: string;
+  const seen: Array<Record<string, string | string[] | undefined>> = [];
+  let storeId: string;
+  let user: Awaited<ReturnType<typeof inviteAndRegister>>;
+
+  before(async () => {
+    upstream = createServer((req, res) => {
+      seen.push({ ...req.headers, path: req.url });
+      res.writeHead(200, { "content-type": "application/json", connection: "keep-alive", "x-app": "yes" });
+      res.end(JSON.stringify({ ok: true, path: req.url }));
+    });
+    await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
+    const a = upstream.address();
+    const upstreamUrl = `http://127.0.0.1:${typeof a === "object" && a ? a.port : 0}`;
+    srv = await startIdp({
+      access: (_url, port) => ({
+        proxy: {
+          routes: [
+            { id: "app", from: { host: `127.0.0.1:${port}` }, to: upstreamUrl, resource: { type: "app", id: "wiki" } },
+            { id: "admin", from: { host: `127.0.0.1:${port}`, path: "/admin" }, to: upstreamUrl, resource: { type: "app", id: "wiki" }, acr: "hardware" },
+          ],
+        },
+      }),
+    });
+    appOrigin = srv.url.replace("localhost", "127.0.0.1");
+    const store = await srv.admin("POST", "/stores", { name: "apps" });
+    storeId = store.body.id;
+    srv.parts.authzen.defaultStoreId = storeId;
+    await srv.parts.policy.writeModel(storeId, MODEL);
+    user = await inviteAndRegister(srv, "nora");
+    await srv.parts.policy.write(storeId, { writes: [{ object: "app:wiki", relation: "access", user: `user:${user.userId}` }] });
+    const applied = await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: POLICY('check("access")') }] });
+    assert.equal(applied.status, 200, JSON.stringify(applied.body));
+  });
+  after(async () => {
+    await srv.close();
+    upstream.close();
+  });
+
+  /** Browses the app: follows the sign-in through the provider (its own origin) and back. */
+  async function signInToApp(app: Browser, idp: Browser, path: string): Promise<Response> {
+    const first = await app.request(path, { headers: { accept: "text/html" } });
+    assert.equal(first.status, 302, await first.clone().text());
+    const started = await idp.follow(first.headers.get("location")!);
+    const back = await passkeySignIn(srv, idp, { verifier: "", state: "", landed: started.url, res: started.res }, user.auth);
+    assert.ok(back.startsWith(`${appOrigin}/.tenet/callback`), back);
+    const { res } = await app.follow(back, { headers: { accept: "text/html" } });
+    return res;
+  }
+
+  it("signs in, forwards with a verifiable assertion, and strips spoofed identity headers", async () => {
+    const app = new Browser(appOrigin);
+    const idp = new Browser(srv.url);
+    const res = await signInToApp(app, idp, "/docs/page?x=1");
+    assert.equal(res.status, 200);
+    assert.deepEqual(await json(res), { ok: true, path: "/docs/page?x=1" });
+    assert.equal(res.headers.get("x-app"), "yes");
+    const again = await app.request("/docs/other", { headers: { "x-tenet-assertion": "forged", "x-forwarded-user": "admin", "x-forwarded-for": "1.2.3.4" } });
+    assert.equal(again.status, 200);
+    const h = seen.at(-1)!;
+    assert.notEqual(h["x-tenet-assertion"], "forged");
+    assert.equal(h["x-forwarded-user"], undefined);
+    assert.notEqual(h["x-forwarded-for"], "1.2.3.4");
+    assert.equal(h.cookie, undefined, "Tenet's session cookie is not passed to the app");
+    const verifier = createAssertionVerifier({ issuer: srv.url, audience: appOrigin, jwksUri: `${srv.issuer}/jwks` });
+    const who = await verifier.verify(String(h["x-tenet-assertion"]));
+    assert.equal(who.subject, user.userId);
+    assert.match(who.decisionId, /^[0-9A-Z]{26}$/);
+    // Every proxied decision is in the audit log.
+    const rows = await srv.ds.queryAudit({ type: "access.decision", limit: 50 });
+    assert.ok(rows.some((r) => r.event.includes(who.decisionId)));
+  });
+
+  it("refuses path tricks before any decision, answers API clients with JSON", async () => {
+    const app = new Browser(appOrigin);
+    // fetch would resolve the dots itself: send the request-target as written.
+    const { request } = await import("node:http");
+    const raw = (path: string) =>
+      new Promise<number>((resolve, reject) => {
+        const u = new URL(appOrigin);
+        request({ host: u.hostname, port: u.port, path, headers: { host: u.host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on("error", reject)
+          .end();
+      });
+    for (const p of ["/docs/%2e%2e/%2e%2e/etc/passwd", "/docs/..%2f..%2fetc", "/a/%252e%252e/b", "/a\\b"]) assert.equal(await raw(p), 400, p);
+    const before = seen.length;
+    assert.equal(seen.length, before, "nothing reached the app");
+    const anon = await app.request("/docs", { headers: { accept: "application/json" } });
+    assert.equal(anon.status, 401);
+    assert.equal((await json(anon)).code, "unauthenticated");
+  });
+
+  it("a route that needs a hardware key sends the user to step up; a policy change denies; a revoked session signs in again", async () => {
+    const app = new Browser(appOrigin);
+    const idp = new Browser(srv.url);
+    const first = await signInToApp(app, idp, "/");
+    assert.equal(first.status, 200, await first.clone().text());
+    const admin = await app.request("/admin/panel", { headers: { accept: "text/html" } });
+    assert.equal(admin.status, 302);
+    const loc = new URL(admin.headers.get("location")!);
+    assert.equal(loc.searchParams.get("acr_values"), "http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical");
+
+    const deny = await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: POLICY(`'"a" == "b"'`) }] });
+    assert.equal(deny.status, 200, JSON.stringify(deny.body));
+    const denied = await app.request("/docs", { headers: { accept: "text/html" } });
+    assert.equal(denied.status, 403);
+    assert.match(await denied.text(), /Access denied/);
+    await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: POLICY('check("access")') }] });
+    const allowedAgain = await app.request("/docs");
+    assert.equal(allowedAgain.status, 200, await allowedAgain.clone().text());
+
+    const [session] = (await srv.admin("GET", `/identity/sessions?user_id=${user.userId}`)).body.sessions;
+    for (const s of (await srv.admin("GET", `/identity/sessions?user_id=${user.userId}`)).body.sessions) await srv.admin("DELETE", `/identity/sessions/${s.uid}`);
+    assert.ok(session);
+    const after = await app.request("/docs", { headers: { accept: "text/html" } });
+    assert.equal(after.status, 302, "revoked: back to sign-in");
+  });
+});
