@@ -184,7 +184,9 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   // The caller's object itself: the routes read it on every request, so later changes count.
   const authzen = Object.assign(opts.authzen, { access: pdp, queries });
   // The identity-aware proxy (issue 8), for the configured routes.
-  const proxy = identity && access.proxy.routes.length > 0 ? await assembleProxy({ identity, routes: access.proxy.routes, pdp, master: (await loadMasterKey({ dataDir: opts.dataDir, env: opts.env ?? process.env })).key, defaultStoreId: () => opts.authzen.defaultStoreId, log: (m, e) => log(m, e) }) : undefined;
+  const enforcement = identity && access.proxy.routes.length > 0 ? await assembleProxy({ identity, routes: access.proxy.routes, pdp, master: (await loadMasterKey({ dataDir: opts.dataDir, env: opts.env ?? process.env })).key, defaultStoreId: () => opts.authzen.defaultStoreId, log: (m, e) => log(m, e) }) : undefined;
+  const proxy = enforcement?.proxy;
+  const extAuthz = enforcement?.extAuthz;
   const app = await buildServer({
     policy,
     auth,
@@ -192,6 +194,16 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
     ...(identity
       ? {
           raw: (req: import("node:http").IncomingMessage, res: import("node:http").ServerResponse) => {
+            // Envoy's ext_authz checks (any Host: Envoy sends the original authority).
+            if (extAuthz?.claims(req)) {
+              extAuthz.handle(req, res).catch((err: unknown) => {
+                log("ext_authz: request failed", err);
+                // Fail closed: Envoy denies on anything but 200.
+                if (!res.headersSent) res.writeHead(503).end();
+                else res.destroy();
+              });
+              return true;
+            }
             // Hosts of proxied applications go to the proxy; Tenet's own host to the provider and API.
             if (proxy?.claims(req)) {
               proxy.handle(req, res).catch((err: unknown) => {

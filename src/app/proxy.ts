@@ -8,6 +8,7 @@ import type { MasterKey } from "../crypto/master-key.js";
 import { AssertionIssuer } from "../enforcement/assertion.js";
 import { Enforcer } from "../enforcement/enforcer.js";
 import { IdentityAwareProxy } from "../enforcement/proxy/proxy.js";
+import { ExtAuthz } from "../enforcement/ext-authz.js";
 import { CALLBACK_PATH, ProxySignIn } from "../enforcement/proxy/signin.js";
 import { type ProxyRoute, RouteTable } from "../enforcement/routes.js";
 import { SessionCookies } from "../enforcement/session-cookie.js";
@@ -23,7 +24,7 @@ export async function assembleProxy(o: {
   master: MasterKey;
   defaultStoreId: () => string | undefined;
   log: (msg: string, err?: unknown) => void;
-}): Promise<IdentityAwareProxy> {
+}): Promise<{ proxy: IdentityAwareProxy; extAuthz: ExtAuthz }> {
   const idp = o.identity.idp;
   const scheme = idp.publicUrl.startsWith("https:") ? "https" : "http";
   // Wildcard hosts cannot be registered as redirect URIs: their sign-in needs a fixed host (later).
@@ -32,14 +33,17 @@ export async function assembleProxy(o: {
   if (!(await idp.clients.get(PROXY_CLIENT_ID))) await idp.clients.create(input);
   else await idp.clients.update(PROXY_CLIENT_ID, input);
   const secret = String((await idp.clients.find(PROXY_CLIENT_ID))?.client_secret ?? "");
-  return new IdentityAwareProxy({
+  const shared = {
     routes: new RouteTable(o.routes),
-    enforcer: new Enforcer({ decide: (storeId, req) => o.pdp.decide(storeId, req, { via: "proxy" }), defaultStoreId: o.defaultStoreId }),
-    identityOf: async (token) => idp.identityOfAccessToken(token),
+    identityOf: async (token: string) => idp.identityOfAccessToken(token),
     assertions: new AssertionIssuer({ issuer: idp.publicUrl, sign: (p, h) => idp.jwtSigner.sign(p, h) }),
     cookies: new SessionCookies(o.master, { secure: scheme === "https" }),
     signIn: new ProxySignIn({ issuer: idp.issuer, clientId: PROXY_CLIENT_ID, clientSecret: secret, master: o.master, allowInsecure: scheme === "http" }),
     scheme,
-    onError: o.log,
-  });
+  } as const;
+  const enforcer = (via: string) => new Enforcer({ decide: (storeId, req) => o.pdp.decide(storeId, req, { via }), defaultStoreId: o.defaultStoreId });
+  return {
+    proxy: new IdentityAwareProxy({ ...shared, enforcer: enforcer("proxy"), onError: o.log }),
+    extAuthz: new ExtAuthz({ ...shared, enforcer: enforcer("ext_authz") }),
+  };
 }

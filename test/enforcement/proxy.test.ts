@@ -10,7 +10,7 @@ import { createServer, type Server } from "node:http";
 import { after, before, describe, it } from "node:test";
 import { createAssertionVerifier } from "../../src/sdk/index.js";
 import { Browser, json } from "../identity/browser.js";
-import { inviteAndRegister, passkeySignIn } from "../identity/oidc/flow.js";
+import { exchange, inviteAndRegister, passkeySignIn, registerRp, startLogin } from "../identity/oidc/flow.js";
 import { type IdpServer, startIdp } from "../identity/oidc/server.js";
 
 const MODEL = "model\n  schema 1.1\ntype user\ntype app\n  relations\n    define access: [user]\n";
@@ -150,5 +150,58 @@ describe("identity-aware proxy", () => {
     assert.ok(session);
     const after = await app.request("/docs", { headers: { accept: "text/html" } });
     assert.equal(after.status, 302, "revoked: back to sign-in");
+  });
+
+  it("answers Envoy's ext_authz HTTP checks (requests shaped as Envoy sends them)", async () => {
+    const rp = await registerRp(srv);
+    const b = new Browser(srv.url);
+    const started = await startLogin(rp, b);
+    const tokens = await exchange(rp, await passkeySignIn(srv, b, started, user.auth), started);
+    const host = new URL(appOrigin).host;
+    // Envoy: the original method, path_prefix + original path, Host = the original authority,
+    // the allowed headers, no body.
+    // node:http, not fetch: fetch will not send a Host other than the URL's.
+    const { request } = await import("node:http");
+    const send = (path: string, headers: Record<string, string>) =>
+      new Promise<Response>((resolve, reject) => {
+        const u = new URL(srv.url);
+        request({ host: "127.0.0.1", port: u.port, path: `/.tenet/ext_authz${path}`, method: "GET", headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => {
+            const h = new Headers();
+            for (const [k, v] of Object.entries(res.headers)) if (typeof v === "string") h.set(k, v);
+            resolve(new Response(res.statusCode === 302 || chunks.length === 0 ? null : Buffer.concat(chunks), { status: res.statusCode ?? 0, headers: h }));
+          });
+        })
+          .on("error", reject)
+          .end();
+      });
+    const check = (path: string, headers: Record<string, string> = {}) => send(path, { host, "x-forwarded-for": "10.1.2.3", "x-request-id": "r-1", "x-envoy-internal": "true", "content-length": "0", ...headers });
+    const ok = await check("/docs/page?x=1", { authorization: `Bearer ${tokens.access_token}` });
+    assert.equal(ok.status, 200, await ok.clone().text());
+    assert.equal(ok.headers.get("x-tenet-user"), user.userId);
+    const verifier = createAssertionVerifier({ issuer: srv.url, audience: appOrigin, jwksUri: `${srv.issuer}/jwks` });
+    assert.equal((await verifier.verify(ok.headers.get("x-tenet-assertion")!)).subject, user.userId);
+    const anon = await check("/docs", { accept: "application/json" });
+    assert.equal(anon.status, 401);
+    assert.equal((await json(anon)).code, "unauthenticated");
+    const browser = await check("/docs", { accept: "text/html" });
+    assert.equal(browser.status, 302);
+    assert.match(browser.headers.get("location")!, /\/oidc\/auth\?/);
+    const forged = await check("/docs", { authorization: "Bearer not-a-real-token-at-all" });
+    assert.equal(forged.status, 401);
+    const tricky = await check("/docs/%2e%2e/admin", { authorization: `Bearer ${tokens.access_token}` });
+    assert.equal(tricky.status, 400);
+    const stepUp = await check("/admin/x", { authorization: `Bearer ${tokens.access_token}`, accept: "application/json" });
+    assert.equal(stepUp.status, 401);
+    assert.equal((await json(stepUp)).acr_values, "http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical");
+    const unknownHost = await send("/x", { host: "nowhere.example", authorization: `Bearer ${tokens.access_token}` });
+    assert.equal(unknownHost.status, 403);
+    await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: POLICY(`'"a" == "b"'`) }] });
+    const denied = await check("/docs", { authorization: `Bearer ${tokens.access_token}` });
+    assert.equal(denied.status, 403);
+    assert.equal((await json(denied)).code, "forbidden");
+    await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: POLICY('check("access")') }] });
   });
 });
