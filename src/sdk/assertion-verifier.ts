@@ -66,7 +66,7 @@ export interface TenetIdentity {
   subject: string;
   email?: string;
   groups: string[];
-  /** Authentication context class reference (e.g. `urn:tenet:acr:phishing-resistant`). */
+  /** Authentication context class reference (e.g. `http://schemas.openid.net/pape/policies/2007/06/phishing-resistant`). */
   acr?: string;
   amr: string[];
   /** When the user authenticated (seconds since the epoch). */

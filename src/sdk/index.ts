@@ -15,3 +15,4 @@ export {
   MAX_ASSERTION_TTL_SECONDS,
   type TenetIdentity,
 } from "./assertion-verifier.js";
+export { authorizeRequest, type DecisionPointOptions, type Refusal, tenetFastify, tenetMiddleware, type TenetMiddlewareOptions } from "./middleware.js";
