@@ -29,6 +29,8 @@ export interface ServerOptions {
    * when it took the request.
    */
   raw?: ((req: http.IncomingMessage, res: http.ServerResponse) => boolean) | undefined;
+  /** Takes HTTP upgrade requests (WebSockets through the proxy); others are refused. */
+  upgrade?: ((req: http.IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => boolean) | undefined;
   /** Records every Check/BatchCheck answer in the audit log (off unless configured). */
   queries?: RelationshipQueryRecorder | undefined;
 }
@@ -63,6 +65,11 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
         if (lane.handle(req, res)) return;
         if (raw && raw(req, res)) return;
         handler(req, res);
+      });
+      const upgrade = opts.upgrade;
+      server.on("upgrade", (req: http.IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+        if (upgrade && upgrade(req, socket, head)) return;
+        socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
       });
       // What Fastify sets on a server it creates itself.
       server.keepAliveTimeout = keepAliveTimeout;

@@ -215,6 +215,14 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
             }
             return identity.idp.handle(req, res);
           },
+          upgrade: (req: import("node:http").IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
+            if (!proxy?.claims(req)) return false;
+            proxy.handleUpgrade(req, socket, head).catch((err: unknown) => {
+              log("proxy: websocket upgrade failed", err);
+              socket.destroy();
+            });
+            return true;
+          },
         }
       : {}),
     ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),

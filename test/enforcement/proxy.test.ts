@@ -7,12 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
+import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
 import { createAssertionVerifier } from "../../src/sdk/index.js";
 import { Browser, json } from "../identity/browser.js";
 import { exchange, inviteAndRegister, passkeySignIn, registerRp, startLogin } from "../identity/oidc/flow.js";
 import { type IdpServer, startIdp } from "../identity/oidc/server.js";
 
+const require = createRequire(import.meta.url);
 const MODEL = "model\n  schema 1.1\ntype user\ntype app\n  relations\n    define access: [user]\n";
 const POLICY = (rule: string) => `apiVersion: tenet.dev/v1
 kind: AccessPolicy
@@ -33,6 +35,7 @@ describe("identity-aware proxy", () => {
   let upstream: Server;
   let appOrigin: string;
   const seen: Array<Record<string, string | string[] | undefined>> = [];
+  const upgraded: Array<import("node:stream").Duplex> = [];
   let storeId: string;
   let user: Awaited<ReturnType<typeof inviteAndRegister>>;
 
@@ -41,6 +44,17 @@ describe("identity-aware proxy", () => {
       seen.push({ ...req.headers, path: req.url });
       res.writeHead(200, { "content-type": "application/json", connection: "keep-alive", "x-app": "yes" });
       res.end(JSON.stringify({ ok: true, path: req.url }));
+    });
+    // A minimal WebSocket endpoint (RFC 6455 §4.2.2): accept, then send one text frame naming
+    // the user its assertion says.
+    upstream.on("upgrade", (req, socket) => {
+      upgraded.push(socket);
+      const { createHash } = require("node:crypto") as typeof import("node:crypto");
+      const accept = createHash("sha1").update(`${String(req.headers["sec-websocket-key"])}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      const sub = JSON.parse(Buffer.from(String(req.headers["x-tenet-assertion"] ?? "..").split(".")[1] ?? "", "base64url").toString() || "{}").sub ?? "nobody";
+      const text = Buffer.from(`hello ${sub}`);
+      socket.write(Buffer.concat([Buffer.from([0x81, text.length]), text]));
     });
     await new Promise<void>((r) => upstream.listen(0, "127.0.0.1", r));
     const a = upstream.address();
@@ -51,6 +65,7 @@ describe("identity-aware proxy", () => {
           routes: [
             { id: "app", from: { host: `127.0.0.1:${port}` }, to: upstreamUrl, resource: { type: "app", id: "wiki" } },
             { id: "admin", from: { host: `127.0.0.1:${port}`, path: "/admin" }, to: upstreamUrl, resource: { type: "app", id: "wiki" }, acr: "hardware" },
+            { id: "live", from: { host: `127.0.0.1:${port}`, path: "/ws" }, to: upstreamUrl, resource: { type: "app", id: "wiki" }, websockets: true },
           ],
         },
       }),
@@ -66,6 +81,7 @@ describe("identity-aware proxy", () => {
     assert.equal(applied.status, 200, JSON.stringify(applied.body));
   });
   after(async () => {
+    for (const s of upgraded) s.destroy();
     await srv.close();
     upstream.close();
   });
@@ -203,5 +219,30 @@ describe("identity-aware proxy", () => {
     assert.equal(denied.status, 403);
     assert.equal((await json(denied)).code, "forbidden");
     await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: POLICY('check("access")') }] });
+  });
+
+  it("carries WebSockets for signed-in users on routes that allow them, and refuses the rest", async () => {
+    const app = new Browser(appOrigin);
+    const idp = new Browser(srv.url);
+    assert.equal((await signInToApp(app, idp, "/")).status, 200);
+    const { WebSocket } = await import("undici");
+    const open = (path: string, cookie?: string) =>
+      new Promise<{ message?: string; error?: string }>((resolve) => {
+        const ws = new WebSocket(`${appOrigin.replace("http", "ws")}${path}`, { headers: cookie ? { cookie } : {} } as never);
+        const timer = setTimeout(() => resolve({ error: "timeout" }), 5000);
+        ws.addEventListener("message", (e) => {
+          clearTimeout(timer);
+          resolve({ message: String(e.data) });
+          ws.close();
+        });
+        ws.addEventListener("error", () => {
+          clearTimeout(timer);
+          resolve({ error: "refused" });
+        });
+      });
+    const cookie = app.cookieHeader("/ws");
+    assert.deepEqual(await open("/ws/feed", cookie), { message: `hello ${user.userId}` });
+    assert.deepEqual(await open("/ws/feed"), { error: "refused" }, "anonymous");
+    assert.deepEqual(await open("/docs", cookie), { error: "refused" }, "a route without websockets");
   });
 });

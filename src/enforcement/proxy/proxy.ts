@@ -9,7 +9,9 @@
  * with the just-in-time request. Device remediation → a page that says what to fix. Deny → 403
  * (a page, or JSON for API clients). Decision point unavailable → 503, never a forward.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { type IncomingMessage, request as httpRequest, type ServerResponse } from "node:http";
+import { request as httpsRequest } from "node:https";
+import type { Duplex } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { request as upstreamRequest } from "undici";
 import type { AssertionIssuer } from "../assertion.js";
@@ -17,7 +19,7 @@ import type { EnforcementIdentity, EnforcementOutcome, Enforcer } from "../enfor
 import { normalizeRequest } from "../normalize.js";
 import type { RouteTable } from "../routes.js";
 import type { SessionCookies } from "../session-cookie.js";
-import { proxyPage } from "./pages.js";
+import { PROXY_PAGE_CSP, PROXY_STYLESHEET, PROXY_STYLESHEET_PATH, proxyPage } from "./pages.js";
 import { CALLBACK_PATH, type ProxySignIn } from "./signin.js";
 
 export const ASSERTION_HEADER = "x-tenet-assertion";
@@ -60,6 +62,11 @@ export class IdentityAwareProxy {
     const returnTo = r.query ? `${r.path}?${r.query}` : r.path;
 
     if (r.path === CALLBACK_PATH) return this.callback(req, res, r.host);
+    if (r.path === PROXY_STYLESHEET_PATH && (r.method === "GET" || r.method === "HEAD")) {
+      res.writeHead(200, { "content-type": "text/css; charset=utf-8", "content-length": Buffer.byteLength(PROXY_STYLESHEET), "cache-control": "public, max-age=3600", "x-content-type-options": "nosniff" });
+      res.end(r.method === "HEAD" ? undefined : PROXY_STYLESHEET);
+      return;
+    }
 
     const session = this.o.cookies.read(req.headers.cookie, r.host);
     const identity = session ? await this.o.identityOf(session.accessToken).catch(() => undefined) : undefined;
@@ -88,6 +95,67 @@ export class IdentityAwareProxy {
     }
   }
 
+  /**
+   * A WebSocket upgrade (RFC 6455 §4): decided like any request (the route must allow
+   * websockets), then the handshake is passed to the upstream with the identity assertion and,
+   * once it answers 101, bytes flow both ways untouched. Anything else closes the socket with
+   * a plain HTTP status.
+   */
+  async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const refuse = (status: number, text: string) => {
+      if (socket.writable) socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      else socket.destroy();
+    };
+    const n = normalizeRequest({ method: req.method ?? "", url: req.url ?? "", headers: req.headers, rawHeaders: req.rawHeaders, httpVersion: req.httpVersion }, { scheme: this.o.scheme });
+    if (!n.ok || n.request.upgrade !== "websocket" || n.request.targetForm !== "origin") return refuse(400, "Bad Request");
+    const r = n.request;
+    const route = this.o.routes.match(r.host, r.path);
+    if (!route) return refuse(404, "Not Found");
+    if (!route.websockets) return refuse(403, "Forbidden");
+    const session = this.o.cookies.read(req.headers.cookie, r.host);
+    const identity = session ? await this.o.identityOf(session.accessToken).catch(() => undefined) : undefined;
+    const ip = req.socket.remoteAddress ?? "";
+    const outcome = await this.o.enforcer.enforce({ route, identity, request: { method: r.method, host: r.host, path: r.path, ip, userAgent: r.headers["user-agent"] as string | undefined } });
+    this.o.onOutcome?.(outcome, route.id);
+    if (outcome.kind === "signin" || outcome.kind === "challenge") return refuse(401, "Unauthorized");
+    if (outcome.kind === "unavailable") return refuse(503, "Service Unavailable");
+    if (outcome.kind !== "allow") return refuse(403, "Forbidden");
+    const headers = await this.upstreamHeaders(req, route, r, identity, outcome.decisionId, ip);
+    headers.connection = "Upgrade";
+    headers.upgrade = "websocket";
+    const target = new URL(route.upstream);
+    const basePath = target.pathname.replace(/\/+$/, "");
+    const send = target.protocol === "https:" ? httpsRequest : httpRequest;
+    const up = send({ host: target.hostname, port: target.port || (target.protocol === "https:" ? 443 : 80), method: "GET", path: `${basePath}${r.path}${r.query ? `?${r.query}` : ""}`, headers, timeout: route.timeoutMs });
+    up.on("upgrade", (res, upSocket, upHead) => {
+      const lines = [`HTTP/1.1 101 Switching Protocols`];
+      for (let i = 0; i < res.rawHeaders.length; i += 2) lines.push(`${res.rawHeaders[i]}: ${res.rawHeaders[i + 1]}`);
+      socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+      if (upHead.length > 0) socket.write(upHead);
+      if (head.length > 0) upSocket.write(head);
+      upSocket.pipe(socket).pipe(upSocket);
+      const close = () => {
+        upSocket.destroy();
+        socket.destroy();
+      };
+      upSocket.on("error", close);
+      socket.on("error", close);
+      upSocket.on("close", close);
+      socket.on("close", close);
+    });
+    up.on("response", (res) => {
+      // The upstream refused the upgrade: pass its status on, without a body.
+      refuse(res.statusCode ?? 502, res.statusMessage ?? "Bad Gateway");
+      res.resume();
+    });
+    up.on("timeout", () => up.destroy(new Error("upstream timeout")));
+    up.on("error", (err) => {
+      this.o.onError?.(`proxy: websocket upstream of route ${route.id} failed`, err);
+      refuse(502, "Bad Gateway");
+    });
+    up.end();
+  }
+
   private async callback(req: IncomingMessage, res: ServerResponse, host: string): Promise<void> {
     try {
       const t = await this.o.signIn.complete({ scheme: this.o.scheme, host, url: req.url ?? "/", cookieHeader: req.headers.cookie });
@@ -104,6 +172,33 @@ export class IdentityAwareProxy {
   }
 
   private async forward(req: IncomingMessage, res: ServerResponse, route: import("../routes.js").ProxyRoute, r: import("../normalize.js").NormalizedRequest, identity: EnforcementIdentity | undefined, decisionId: string | undefined, ip: string): Promise<void> {
+    const headers = await this.upstreamHeaders(req, route, r, identity, decisionId, ip);
+    const target = new URL(route.upstream);
+    const basePath = target.pathname.replace(/\/+$/, "");
+    const url = `${target.origin}${basePath}${r.path}${r.query ? `?${r.query}` : ""}`;
+    try {
+      const hasBody = r.framing.kind !== "none";
+      const up = await upstreamRequest(url, {
+        method: r.method as never,
+        headers,
+        body: hasBody ? req : null,
+        headersTimeout: route.timeoutMs,
+        bodyTimeout: route.timeoutMs,
+      });
+      const out: Record<string, string | string[]> = {};
+      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
+      res.writeHead(up.statusCode, out);
+      await pipeline(up.body, res);
+    } catch (err) {
+      this.o.onError?.(`proxy: upstream of route ${route.id} failed`, err);
+      if (!res.headersSent) this.reply(req, res, 502, "Bad gateway", "The application did not answer.");
+      else res.destroy();
+    }
+  }
+
+
+  /** What the upstream is sent: the normalised headers, Tenet's cookie removed, forwarding facts and the assertion. */
+  private async upstreamHeaders(req: IncomingMessage, route: import("../routes.js").ProxyRoute, r: import("../normalize.js").NormalizedRequest, identity: EnforcementIdentity | undefined, decisionId: string | undefined, ip: string): Promise<Record<string, string | string[]>> {
     const headers: Record<string, string | string[]> = { ...r.headers };
     delete headers.cookie; // Tenet's session cookie stays with Tenet; the app's own cookies pass.
     if (req.headers.cookie) {
@@ -128,27 +223,7 @@ export class IdentityAwareProxy {
         decisionId: decisionId ?? "public",
       });
     }
-    const target = new URL(route.upstream);
-    const basePath = target.pathname.replace(/\/+$/, "");
-    const url = `${target.origin}${basePath}${r.path}${r.query ? `?${r.query}` : ""}`;
-    try {
-      const hasBody = r.framing.kind !== "none";
-      const up = await upstreamRequest(url, {
-        method: r.method as never,
-        headers,
-        body: hasBody ? req : null,
-        headersTimeout: route.timeoutMs,
-        bodyTimeout: route.timeoutMs,
-      });
-      const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-      res.writeHead(up.statusCode, out);
-      await pipeline(up.body, res);
-    } catch (err) {
-      this.o.onError?.(`proxy: upstream of route ${route.id} failed`, err);
-      if (!res.headersSent) this.reply(req, res, 502, "Bad gateway", "The application did not answer.");
-      else res.destroy();
-    }
+    return headers;
   }
 
   private reply(req: IncomingMessage, res: ServerResponse, status: number, title: string, message: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}): void {
@@ -159,7 +234,7 @@ export class IdentityAwareProxy {
       "content-type": json ? "application/json" : "text/html; charset=utf-8",
       "content-length": Buffer.byteLength(body),
       "cache-control": "no-store",
-      "content-security-policy": "default-src 'none'; style-src 'self'; frame-ancestors 'none'",
+      "content-security-policy": PROXY_PAGE_CSP,
       "x-content-type-options": "nosniff",
       ...headers,
     });

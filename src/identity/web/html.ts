@@ -38,6 +38,8 @@ export interface PageOptions {
   /** Data for the page script, as a JSON island (not executed; read by the script). */
   data?: unknown;
   script?: boolean;
+  /** Where the stylesheet and script are served (default ASSET_PREFIX; the proxy uses its own, /.tenet/assets, on applications' hosts). */
+  assetPrefix?: string;
 }
 
 /** A complete page. */
@@ -52,7 +54,7 @@ export function page(o: PageOptions): string {
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
 <title>${esc(o.title)} · Tenet</title>
-<link rel="stylesheet" href="${ASSET_PREFIX}/tenet.css">
+<link rel="stylesheet" href="${o.assetPrefix ?? ASSET_PREFIX}/tenet.css">
 </head>
 <body>
 <main class="card">
@@ -60,7 +62,7 @@ export function page(o: PageOptions): string {
 <h1>${esc(o.title)}</h1>
 ${o.body.text}
 </main>
-${data}${o.script ? `<script src="${ASSET_PREFIX}/webauthn.js" defer></script>` : ""}
+${data}${o.script ? `<script src="${o.assetPrefix ?? ASSET_PREFIX}/webauthn.js" defer></script>` : ""}
 </body>
 </html>`;
 }
