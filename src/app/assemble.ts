@@ -42,7 +42,6 @@ import { DeviceRegistry } from "../identity/devices/registry.js";
 import { registerDeviceRoutes } from "../api/devices/routes.js";
 import type { LaneRequest } from "../api/lane.js";
 import { assembleIdentity, type IdentityParts } from "./identity.js";
-import { RiskWatch } from "../identity/sessions/risk-watch.js";
 import { assembleProxy } from "./proxy.js";
 
 export interface AuthzenOptions {
@@ -169,9 +168,7 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
     };
     identityPlugins.push(...identity.plugins, (r) => registerDeviceRoutes(r, { devices: registry, auth, userOf }));
   }
-  // The risk engine's assessments also drive live sessions (risk-watch.ts).
-  const assessor = risk && identity ? new RiskWatch(risk, identity.idp.events, (err) => log("risk change: the identity plane could not act on it", err)) : risk;
-  const pdp = new AccessDecisionPoint({ policy, policies, risk: assessor, jit: jitAccess, zonesOf: compileZones(access.zones), audit: audit.decisions });
+  const pdp = new AccessDecisionPoint({ policy, policies, risk, jit: jitAccess, zonesOf: compileZones(access.zones), audit: audit.decisions });
   const exporter = createAuditExporter(access.audit.export, {
     source: audit.log,
     documents: ds,
