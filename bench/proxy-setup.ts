@@ -19,6 +19,7 @@
  *    passkey → the proxy's callback → the sealed `tenet_proxy` session cookie, which is what the
  *    load generator sends (checked on three requests before any load).
  */
+import { APPS_MODEL_JSON, appsPolicy } from "../test/enforcement/apps-fixture.js";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -28,27 +29,6 @@ import { newApiKey } from "../src/identity/api-keys/api-key.js";
 import { type MinimalServer, type TenetServer, startMinimal, startTenet } from "./api/procs.js";
 import type { IdpProcess } from "./idp-setup.js";
 
-/** OpenFGA's JSON form of `type user` / `type app: define access: [user]`. */
-const MODEL = {
-  schema_version: "1.1",
-  type_definitions: [
-    { type: "user" },
-    { type: "app", relations: { access: { this: {} } }, metadata: { relations: { access: { directly_related_user_types: [{ type: "user" }] } } } },
-  ],
-};
-const POLICY = `apiVersion: tenet.dev/v1
-kind: AccessPolicy
-metadata:
-  name: apps
-spec:
-  target:
-    resources:
-      - type: app
-  rules:
-    - name: members
-      effect: allow
-      when: check("access")
-`;
 export const ROUTE_ID = "bench";
 const PROXY_CLIENT_ID = "tenet-proxy";
 const CALLBACK_PATH = "/.tenet/callback";
@@ -109,8 +89,8 @@ export async function setUpProxyBench(nodeArgs: string[]): Promise<ProxyBench> {
     const a1 = adminOf(first.url, token);
     const store = await a1("POST", "/stores", { name: "proxy-bench" }, 201);
     const storeId = String(store.id);
-    await a1("POST", `/stores/${storeId}/authorization-models`, MODEL, 201);
-    await a1("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: POLICY }] });
+    await a1("POST", `/stores/${storeId}/authorization-models`, APPS_MODEL_JSON, 201);
+    await a1("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: appsPolicy('check("access")') }] });
     await first.stop();
     srv = undefined;
     const tStore = performance.now() - t0;

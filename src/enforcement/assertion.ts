@@ -178,3 +178,29 @@ function fingerprint(v: z.output<typeof inputSchema>): string {
   const parts = [v.audience, v.subject, v.sessionId ?? null, v.email ?? null, v.groups ?? null, v.acr ?? null, v.amr ?? null, v.authTime ?? null, v.deviceId ?? null];
   return createHash("sha256").update(JSON.stringify(parts)).digest("base64url");
 }
+
+/**
+ * The assertion for a request allowed on a route: audience = the route's URL, everything the
+ * identity provider's session says about the person, and the decision that allowed it. Shared by
+ * the proxy and ext_authz, so both send upstreams exactly the same thing.
+ */
+export function assertionForRoute(
+  issuer: AssertionIssuer,
+  scheme: string,
+  route: { host: string; pathPrefix: string },
+  identity: { userId: string; email?: string | undefined; groups?: string[] | undefined; acr?: string | undefined; amr?: string[] | undefined; authTime?: number | undefined; sessionId?: string | undefined; deviceId?: string | undefined },
+  decisionId: string | undefined,
+): Promise<string> {
+  return issuer.issue({
+    audience: `${scheme}://${route.host}${route.pathPrefix === "/" ? "" : route.pathPrefix}`,
+    subject: identity.userId,
+    email: identity.email,
+    groups: identity.groups,
+    acr: identity.acr,
+    amr: identity.amr,
+    authTime: identity.authTime,
+    sessionId: identity.sessionId,
+    deviceId: identity.deviceId,
+    decisionId: decisionId ?? "public",
+  });
+}

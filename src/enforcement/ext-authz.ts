@@ -13,7 +13,7 @@
  * Identity: a bearer access token of Tenet's identity provider, or the proxy's session cookie.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { AssertionIssuer } from "./assertion.js";
+import { type AssertionIssuer, assertionForRoute } from "./assertion.js";
 import type { EnforcementIdentity, Enforcer } from "./enforcer.js";
 import { normalizeRequest } from "./normalize.js";
 import type { RouteTable } from "./routes.js";
@@ -60,17 +60,7 @@ export class ExtAuthz {
         const headers: Record<string, string> = {};
         if (identity) {
           headers["x-tenet-user"] = identity.userId;
-          headers["x-tenet-assertion"] = await this.o.assertions.issue({
-            audience: `${this.o.scheme}://${route.host}${route.pathPrefix === "/" ? "" : route.pathPrefix}`,
-            subject: identity.userId,
-            email: identity.email,
-            groups: identity.groups,
-            acr: identity.acr,
-            amr: identity.amr,
-            authTime: identity.authTime,
-            sessionId: identity.sessionId,
-            decisionId: outcome.decisionId ?? "public",
-          });
+          headers["x-tenet-assertion"] = await assertionForRoute(this.o.assertions, this.o.scheme, route, identity, outcome.decisionId);
         }
         if (outcome.decisionId) headers["x-tenet-decision-id"] = outcome.decisionId;
         return send(res, 200, undefined, headers);

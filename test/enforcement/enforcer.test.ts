@@ -10,21 +10,8 @@ import { parseRoutes } from "../../src/enforcement/routes.js";
 import { ACR } from "../../src/identity/acr.js";
 import type { AccessDecision } from "../../src/policy/access/decision-point.js";
 import { startServer, type TestServer } from "../api/harness.js";
+import { APPS_MODEL, appsPolicy } from "./apps-fixture.js";
 
-const MODEL = "model\n  schema 1.1\ntype user\ntype app\n  relations\n    define access: [user]\n";
-const policy = (extra: string) => `apiVersion: tenet.dev/v1
-kind: AccessPolicy
-metadata:
-  name: apps
-spec:
-  target:
-    resources:
-      - type: app
-  rules:
-    - name: members
-      effect: allow
-      when: check("access")${extra}
-`;
 
 describe("enforcer", () => {
   let server: TestServer;
@@ -41,7 +28,7 @@ describe("enforcer", () => {
   before(async () => {
     server = await startServer();
     storeId = (await server.policy.createStore("apps")).id;
-    await server.policy.writeModel(storeId, MODEL);
+    await server.policy.writeModel(storeId, APPS_MODEL);
     await server.policy.write(storeId, { writes: [{ object: "app:grafana", relation: "access", user: "user:anne" }] });
     const pdp = server.authzen.access!;
     enforcer = new Enforcer({ decide: (s, r) => pdp.decide(s, r), defaultStoreId: storeId });
@@ -60,7 +47,7 @@ describe("enforcer", () => {
     const applied = await fetch(`${server.url}/stores/${storeId}/access-policies`, {
       method: "PUT",
       headers: { authorization: `Bearer ${server.adminToken}`, "content-type": "application/json" },
-      body: JSON.stringify({ files: [{ name: "apps.yaml", content: policy("\n      require: { acr: phishing_resistant }") }] }),
+      body: JSON.stringify({ files: [{ name: "apps.yaml", content: appsPolicy('check("access")\n      require: { acr: phishing_resistant }') }] }),
     });
     assert.equal(applied.status, 200, await applied.clone().text());
     const ok = await enforcer.enforce({ route: route!, identity: anne, request: req });

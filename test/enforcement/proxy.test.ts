@@ -10,25 +10,12 @@ import { createServer, type Server } from "node:http";
 import { createRequire } from "node:module";
 import { after, before, describe, it } from "node:test";
 import { createAssertionVerifier } from "../../src/sdk/index.js";
+import { APPS_MODEL, appsPolicy, NEVER } from "./apps-fixture.js";
 import { Browser, json } from "../identity/browser.js";
 import { exchange, inviteAndRegister, passkeySignIn, registerRp, startLogin } from "../identity/oidc/flow.js";
 import { type IdpServer, startIdp } from "../identity/oidc/server.js";
 
 const require = createRequire(import.meta.url);
-const MODEL = "model\n  schema 1.1\ntype user\ntype app\n  relations\n    define access: [user]\n";
-const POLICY = (rule: string) => `apiVersion: tenet.dev/v1
-kind: AccessPolicy
-metadata:
-  name: apps
-spec:
-  target:
-    resources:
-      - type: app
-  rules:
-    - name: members
-      effect: allow
-      when: ${rule}
-`;
 
 describe("identity-aware proxy", () => {
   let srv: IdpServer;
@@ -74,10 +61,10 @@ describe("identity-aware proxy", () => {
     const store = await srv.admin("POST", "/stores", { name: "apps" });
     storeId = store.body.id;
     srv.parts.authzen.defaultStoreId = storeId;
-    await srv.parts.policy.writeModel(storeId, MODEL);
+    await srv.parts.policy.writeModel(storeId, APPS_MODEL);
     user = await inviteAndRegister(srv, "nora");
     await srv.parts.policy.write(storeId, { writes: [{ object: "app:wiki", relation: "access", user: `user:${user.userId}` }] });
-    const applied = await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: POLICY('check("access")') }] });
+    const applied = await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: appsPolicy('check("access")') }] });
     assert.equal(applied.status, 200, JSON.stringify(applied.body));
   });
   after(async () => {
@@ -152,12 +139,12 @@ describe("identity-aware proxy", () => {
     const loc = new URL(admin.headers.get("location")!);
     assert.equal(loc.searchParams.get("acr_values"), "http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical");
 
-    const deny = await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: POLICY(`'"a" == "b"'`) }] });
+    const deny = await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: appsPolicy(NEVER) }] });
     assert.equal(deny.status, 200, JSON.stringify(deny.body));
     const denied = await app.request("/docs", { headers: { accept: "text/html" } });
     assert.equal(denied.status, 403);
     assert.match(await denied.text(), /Access denied/);
-    await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: POLICY('check("access")') }] });
+    await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: appsPolicy('check("access")') }] });
     const allowedAgain = await app.request("/docs");
     assert.equal(allowedAgain.status, 200, await allowedAgain.clone().text());
 
@@ -214,11 +201,11 @@ describe("identity-aware proxy", () => {
     assert.equal((await json(stepUp)).acr_values, "http://schemas.openid.net/pape/policies/2007/06/multi-factor-physical");
     const unknownHost = await send("/x", { host: "nowhere.example", authorization: `Bearer ${tokens.access_token}` });
     assert.equal(unknownHost.status, 403);
-    await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: POLICY(`'"a" == "b"'`) }] });
+    await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: appsPolicy(NEVER) }] });
     const denied = await check("/docs", { authorization: `Bearer ${tokens.access_token}` });
     assert.equal(denied.status, 403);
     assert.equal((await json(denied)).code, "forbidden");
-    await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: POLICY('check("access")') }] });
+    await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: appsPolicy('check("access")') }] });
   });
 
   it("carries WebSockets for signed-in users on routes that allow them, and refuses the rest", async () => {

@@ -74,11 +74,32 @@ async function run(io: Io, p: Promise<{ status: number; body: Record<string, unk
 
 const pretty = (b: unknown) => `${JSON.stringify(b, null, 2)}\n`;
 
-export async function clientCommand(args: string[], io: Io): Promise<number> {
+/**
+ * The frame both commands share: the API client, the subcommand and its id argument, errors
+ * as one line, and the usage when `body` does not know the subcommand (undefined).
+ */
+async function adminCommand(
+  name: string,
+  usage: string,
+  args: string[],
+  io: Io,
+  body: (sub: string | undefined, id: string | undefined, arg: string | undefined, a: Api) => Promise<number | undefined>,
+): Promise<number> {
   const [sub, arg] = args;
   const id = arg && !arg.startsWith("--") ? encodeURIComponent(arg) : undefined;
   try {
-    const a = await api(args);
+    const code = await body(sub, id, arg, await api(args));
+    if (code !== undefined) return code;
+  } catch (err) {
+    io.err(`tenet ${name}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  io.err(usage);
+  return 2;
+}
+
+export function clientCommand(args: string[], io: Io): Promise<number> {
+  return adminCommand("client", CLIENT_USAGE, args, io, async (sub, id, arg, a) => {
     switch (sub) {
       case "create": {
         const name = flagValue(args, "--name");
@@ -112,19 +133,12 @@ export async function clientCommand(args: string[], io: Io): Promise<number> {
         if (!id) break;
         return await run(io, a.call("POST", `/identity/clients/${id}/secret`), pretty);
     }
-  } catch (err) {
-    io.err(`tenet client: ${(err as Error).message}\n`);
-    return 1;
-  }
-  io.err(CLIENT_USAGE);
-  return 2;
+    return undefined;
+  });
 }
 
-export async function userCommand(args: string[], io: Io): Promise<number> {
-  const [sub, arg] = args;
-  const id = arg && !arg.startsWith("--") ? encodeURIComponent(arg) : undefined;
-  try {
-    const a = await api(args);
+export function userCommand(args: string[], io: Io): Promise<number> {
+  return adminCommand("user", USER_USAGE, args, io, async (sub, id, arg, a) => {
     switch (sub) {
       case "create": {
         const username = flagValue(args, "--username");
@@ -168,10 +182,6 @@ export async function userCommand(args: string[], io: Io): Promise<number> {
         if (!id) break;
         return await run(io, a.call("POST", `/identity/users/${id}/sessions/revoke`), (b) => `revoked ${String(b?.revoked)} session(s)\n`);
     }
-  } catch (err) {
-    io.err(`tenet user: ${(err as Error).message}\n`);
-    return 1;
-  }
-  io.err(USER_USAGE);
-  return 2;
+    return undefined;
+  });
 }

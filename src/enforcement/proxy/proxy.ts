@@ -14,7 +14,7 @@ import { request as httpsRequest } from "node:https";
 import type { Duplex } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { request as upstreamRequest } from "undici";
-import type { AssertionIssuer } from "../assertion.js";
+import { type AssertionIssuer, assertionForRoute } from "../assertion.js";
 import type { EnforcementIdentity, EnforcementOutcome, Enforcer } from "../enforcer.js";
 import { normalizeRequest } from "../normalize.js";
 import type { RouteTable } from "../routes.js";
@@ -210,18 +210,7 @@ export class IdentityAwareProxy {
     headers["x-forwarded-proto"] = this.o.scheme;
     headers["x-forwarded-host"] = r.host;
     if (identity) {
-      headers[ASSERTION_HEADER] = await this.o.assertions.issue({
-        audience: `${this.o.scheme}://${route.host}${route.pathPrefix === "/" ? "" : route.pathPrefix}`,
-        subject: identity.userId,
-        email: identity.email,
-        groups: identity.groups,
-        acr: identity.acr,
-        amr: identity.amr,
-        authTime: identity.authTime,
-        sessionId: identity.sessionId,
-        deviceId: identity.deviceId,
-        decisionId: decisionId ?? "public",
-      });
+      headers[ASSERTION_HEADER] = await assertionForRoute(this.o.assertions, this.o.scheme, route, identity, decisionId);
     }
     return headers;
   }

@@ -20,6 +20,7 @@
  * Runs from dist (the audit writer thread does not load under tsx):
  *   npx tsc -p tsconfig.build.json && node --test dist/test/enforcement/browser/proxy.test.js
  */
+import { APPS_MODEL, appsPolicy } from "../apps-fixture.js";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
 import { after, before, describe, it } from "node:test";
@@ -34,20 +35,6 @@ const STEP_MS = 10_000;
 const ADMIN_MAX_AGE_S = 4;
 const SIGNIN_PAGE = /^http:\/\/localhost:\d+\/signin\/[A-Za-z0-9_-]{10,64}$/;
 
-const MODEL = "model\n  schema 1.1\ntype user\ntype app\n  relations\n    define access: [user]\n";
-const POLICY = (rule: string) => `apiVersion: tenet.dev/v1
-kind: AccessPolicy
-metadata:
-  name: apps
-spec:
-  target:
-    resources:
-      - type: app
-  rules:
-    - name: members
-      effect: allow
-      when: ${rule}
-`;
 
 const ESCAPES: Record<string, string> = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
 const esc = (s: unknown) => String(s ?? "").replace(/[&<>"']/g, (c) => ESCAPES[c]!);
@@ -96,7 +83,7 @@ describe("the identity-aware proxy in Chromium with a virtual passkey", { skip: 
   const consoleErrors: Array<{ text: string; url: string }> = [];
 
   const applyPolicy = async (rule: string) => {
-    const r = await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: POLICY(rule) }] });
+    const r = await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: appsPolicy(rule) }] });
     assert.equal(r.status, 200, JSON.stringify(r.body));
   };
 
@@ -126,7 +113,7 @@ describe("the identity-aware proxy in Chromium with a virtual passkey", { skip: 
     assert.equal(store.status, 201, JSON.stringify(store.body));
     storeId = store.body.id;
     srv.parts.authzen.defaultStoreId = storeId;
-    await srv.parts.policy.writeModel(storeId, MODEL);
+    await srv.parts.policy.writeModel(storeId, APPS_MODEL);
 
     const created = await srv.admin("POST", "/identity/users", { username: "nora", email: "nora@example.com", email_verified: true });
     assert.equal(created.status, 201, JSON.stringify(created.body));
