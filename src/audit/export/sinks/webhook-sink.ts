@@ -129,7 +129,8 @@ export class WebhookSink implements Sink {
       excerpt = await responseExcerpt(res.body);
     } catch (err) {
       const e = err as { message?: string; code?: string };
-      if (timedOut) throw new DeliveryError(`${where}: no response within ${this.opts.timeoutMs} ms`, "retry", undefined, { cause: err });
+      // Our timer and undici's own header/body timeouts are the same limit: whichever fires first.
+      if (timedOut || e.code === "UND_ERR_HEADERS_TIMEOUT" || e.code === "UND_ERR_BODY_TIMEOUT") throw new DeliveryError(`${where}: no response within ${this.opts.timeoutMs} ms`, "retry", undefined, { cause: err });
       throw new DeliveryError(`${where}: ${e.message || e.code || "request failed"}`, "retry", undefined, { cause: err });
     } finally {
       clearTimeout(timer);
