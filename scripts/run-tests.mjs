@@ -20,5 +20,7 @@ if (files.length === 0) {
   console.error("no test files found under dist/test (did the build run?)");
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ["--test", "--test-concurrency=2", ...files], { stdio: "inherit" });
+// A test (or a whole file: Node applies the timeout to each file's run too) that hangs fails
+// after 10 minutes instead of holding the run until CI's own limit kills it with no report.
+const r = spawnSync(process.execPath, ["--test", "--test-concurrency=2", "--test-timeout=600000", ...files], { stdio: "inherit" });
 process.exit(r.status ?? 1);

@@ -10,6 +10,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PolicyService } from "../../src/policy/service.js";
+import { reaped } from "../child-reaper.js";
 import { openDatastore } from "../../src/storage/open.js";
 
 export const BIN = new URL("../../../bin/tenet.js", import.meta.url).pathname;
@@ -37,7 +38,7 @@ export interface RunResult {
 /** Runs `tenet ARGS...` to completion (killed after timeoutMs). */
 export function tenet(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: cleanEnv(opts.env), cwd: opts.cwd ?? ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const child = reaped(spawn(process.execPath, [BIN, ...args], { env: cleanEnv(opts.env), cwd: opts.cwd ?? ROOT, stdio: ["ignore", "pipe", "pipe"] }));
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => (out += d.toString()));
@@ -65,11 +66,6 @@ export interface Server {
   stop: (signal?: NodeJS.Signals) => Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-const running = new Set<ChildProcess>();
-process.once("exit", () => {
-  for (const c of running) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-});
-
 /**
  * Starts `tenet serve ARGS` and waits for the "tenet listening on URL" line on stdout, then (unless
  * `ready: false`) for GET /healthz to answer. The second wait matters: serve installs its
@@ -94,15 +90,11 @@ export function serve(env: NodeJS.ProcessEnv, args: string[] = ["--port", "0"], 
 
 function startServe(env: NodeJS.ProcessEnv, args: string[], timeoutMs: number): Promise<Server> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, "serve", ...args], { env: cleanEnv(env), cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    running.add(child);
+    const child = reaped(spawn(process.execPath, [BIN, "serve", ...args], { env: cleanEnv(env), cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] }));
     let out = "";
     let err = "";
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
-      child.once("exit", (code, signal) => {
-        running.delete(child);
-        r({ code, signal });
-      }),
+      child.once("exit", (code, signal) => r({ code, signal })),
     );
     const timer = setTimeout(() => {
       child.kill("SIGKILL");

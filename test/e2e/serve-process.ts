@@ -1,5 +1,6 @@
 /** Starts `tenet serve` as a child process (the way users run it) and waits until it listens. */
 import { type ChildProcess, spawn } from "node:child_process";
+import { reaped } from "../child-reaper.js";
 
 const bin = new URL("../../../bin/tenet.js", import.meta.url).pathname;
 
@@ -12,10 +13,12 @@ export interface ServeProcess {
 
 export function startServe(env: NodeJS.ProcessEnv, args: string[] = ["--port", "0"], timeoutMs = 20_000): Promise<ServeProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, "serve", ...args], {
-      env: { ...process.env, TENET_LOG_LEVEL: "warn", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const child = reaped(
+      spawn(process.execPath, [bin, "serve", ...args], {
+        env: { ...process.env, TENET_LOG_LEVEL: "warn", ...env },
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
     let out = "";
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
