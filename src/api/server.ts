@@ -6,6 +6,7 @@
 import type { RelationshipQueryRecorder } from "../audit/query-recorder.js";
 import Fastify, { type FastifyInstance, LogController } from "fastify";
 import http from "node:http";
+import https from "node:https";
 import type { PolicyService } from "../policy/service.js";
 import { errorResponse } from "./http-errors.js";
 import { registerOpenFgaRoutes } from "./openfga/routes.js";
@@ -33,6 +34,8 @@ export interface ServerOptions {
   upgrade?: ((req: http.IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => boolean) | undefined;
   /** Records every Check/BatchCheck answer in the audit log (off unless configured). */
   queries?: RelationshipQueryRecorder | undefined;
+  /** Certificate and key (tls.ts): the server speaks HTTPS only; unset = plain HTTP. */
+  tls?: https.ServerOptions | undefined;
 }
 
 declare module "fastify" {
@@ -61,11 +64,14 @@ export async function buildServer(opts: ServerOptions): Promise<FastifyInstance>
     // The decision lane answers the hot decision routes first; Fastify everything else.
     serverFactory: (handler) => {
       const raw = opts.raw;
-      const server = http.createServer((req, res) => {
+      const listener = (req: http.IncomingMessage, res: http.ServerResponse) => {
         if (lane.handle(req, res)) return;
         if (raw && raw(req, res)) return;
         handler(req, res);
-      });
+      };
+      // An https.Server is an http.Server behind TLS: the same events (request, upgrade,
+      // clientError) and timeouts; a failed handshake (plain HTTP to this port) drops the socket.
+      const server: http.Server = opts.tls ? https.createServer(opts.tls, listener) : http.createServer(listener);
       const upgrade = opts.upgrade;
       server.on("upgrade", (req: http.IncomingMessage, socket: import("node:stream").Duplex, head: Buffer) => {
         if (upgrade && upgrade(req, socket, head)) return;

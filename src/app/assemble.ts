@@ -76,6 +76,8 @@ export interface AssembleOptions {
    * `<publicUrl>/oidc`), its pages and devices. Unset: no identity plane (API-only tests).
    */
   publicUrl?: string | undefined;
+  /** Certificate and key for HTTPS (api/tls.ts), passed to the server; unset = plain HTTP. */
+  tls?: import("node:https").ServerOptions | undefined;
 }
 
 export interface Assembled {
@@ -225,6 +227,7 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
     ...(opts.logLevel !== undefined ? { logLevel: opts.logLevel } : {}),
     ...(opts.bodyLimit !== undefined ? { bodyLimit: opts.bodyLimit } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { requestTimeoutMs: opts.requestTimeoutMs } : {}),
+    ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
     plugins: [
       (r) => registerAuthzenRoutes(r, policy, authzen),
       (r) => registerAccessRoutes(r, { policy, policies, pdp }),
@@ -270,6 +273,7 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   const close = () =>
     (closed ??= (async () => {
       await app.close();
+      await proxy?.close();
       await identity?.stop();
       devices?.stop();
       if (pruneTimer) clearInterval(pruneTimer);

@@ -9,6 +9,7 @@ import { AssertionIssuer } from "../enforcement/assertion.js";
 import { Enforcer } from "../enforcement/enforcer.js";
 import { IdentityAwareProxy } from "../enforcement/proxy/proxy.js";
 import { ExtAuthz } from "../enforcement/ext-authz.js";
+import { IdentityCache } from "../enforcement/identity-cache.js";
 import { CALLBACK_PATH, ProxySignIn } from "../enforcement/proxy/signin.js";
 import { type ProxyRoute, RouteTable } from "../enforcement/routes.js";
 import { SessionCookies } from "../enforcement/session-cookie.js";
@@ -33,9 +34,13 @@ export async function assembleProxy(o: {
   if (!(await idp.clients.get(PROXY_CLIENT_ID))) await idp.clients.create(input);
   else await idp.clients.update(PROXY_CLIENT_ID, input);
   const secret = String((await idp.clients.find(PROXY_CLIENT_ID))?.client_secret ?? "");
+  // Every request asks who is behind its session; the answer is kept for 2 s, and forgotten the
+  // moment anything happens to that user's identity (revoked session, suspension, ...).
+  const identities = new IdentityCache({ lookup: (token) => idp.identityOfAccessToken(token) });
+  idp.events.on((e) => identities.forgetUser(e.userId));
   const shared = {
     routes: new RouteTable(o.routes),
-    identityOf: async (token: string) => idp.identityOfAccessToken(token),
+    identityOf: (token: string) => identities.identityOf(token),
     assertions: new AssertionIssuer({ issuer: idp.publicUrl, sign: (p, h) => idp.jwtSigner.sign(p, h) }),
     cookies: new SessionCookies(o.master, { secure: scheme === "https" }),
     signIn: new ProxySignIn({ issuer: idp.issuer, clientId: PROXY_CLIENT_ID, clientSecret: secret, master: o.master, allowInsecure: scheme === "http" }),

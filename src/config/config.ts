@@ -32,6 +32,12 @@ export const configSchema = z.object({
   bodyLimitBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024),
   /** The access configuration file (risk, zones, JIT, notices: access-config.ts); unset = defaults. */
   accessConfig: z.string().min(1).optional(),
+  /** PEM certificate chain to serve HTTPS with (with tlsKeyFile; both or neither). */
+  tlsCertFile: z.string().min(1).optional(),
+  /** PEM private key of tlsCertFile. */
+  tlsKeyFile: z.string().min(1).optional(),
+  /** How often the certificate files are checked for a renewal (ms). */
+  tlsReloadMs: z.coerce.number().int().min(100).max(600_000),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -49,6 +55,9 @@ const ENV_NAMES: Record<keyof Config, string> = {
   requestTimeoutMs: "TENET_REQUEST_TIMEOUT_MS",
   bodyLimitBytes: "TENET_BODY_LIMIT_BYTES",
   accessConfig: "TENET_ACCESS_CONFIG",
+  tlsCertFile: "TENET_TLS_CERT_FILE",
+  tlsKeyFile: "TENET_TLS_KEY_FILE",
+  tlsReloadMs: "TENET_TLS_RELOAD_MS",
 };
 
 const FLAG_NAMES: Partial<Record<keyof Config, string>> = {
@@ -89,8 +98,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     port: overrides.port ?? (env.TENET_PORT || 8080),
     logLevel: overrides.logLevel ?? (env.TENET_LOG_LEVEL || "info"),
     accessConfig: overrides.accessConfig ?? (env.TENET_ACCESS_CONFIG || undefined),
+    tlsCertFile: env.TENET_TLS_CERT_FILE || undefined,
+    tlsKeyFile: env.TENET_TLS_KEY_FILE || undefined,
+    tlsReloadMs: env.TENET_TLS_RELOAD_MS || 5000,
   };
-  const parsed = configSchema.safeParse(raw);
+  const parsed = configSchema
+    // A certificate without its key (or the reverse) is a half-made change: refuse it rather than
+    // silently serving plain HTTP.
+    .superRefine((c, ctx) => {
+      if (c.tlsCertFile !== undefined && c.tlsKeyFile === undefined) ctx.addIssue({ code: "custom", path: ["tlsKeyFile"], message: "must be set too when TENET_TLS_CERT_FILE is (both or neither)" });
+      if (c.tlsKeyFile !== undefined && c.tlsCertFile === undefined) ctx.addIssue({ code: "custom", path: ["tlsCertFile"], message: "must be set too when TENET_TLS_KEY_FILE is (both or neither)" });
+    })
+    .safeParse(raw);
   if (!parsed.success) {
     const details = parsed.error.issues.map((i) => {
       const key = i.path[0] as keyof Config;

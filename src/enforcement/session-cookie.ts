@@ -9,6 +9,7 @@
  * HttpOnly, SameSite=Lax (the sign-in redirect back from the provider must carry it).
  */
 import type { MasterKey } from "../crypto/master-key.js";
+import { TtlCache } from "../util/ttl-cache.js";
 
 const PURPOSE = "tenet/proxy-session/v1";
 /** Cookies larger than this are refused unread (browsers cap a cookie at 4 KiB). */
@@ -28,12 +29,17 @@ export interface ProxySession {
 
 export class SessionCookies {
   readonly name: string;
+  // Opening the box costs an AES-GCM decryption and two JSON parses on every request; a value
+  // that opened once (the box authenticates it) is remembered for a minute. Host and expiry are
+  // still checked on every read.
+  private readonly opened: TtlCache<string, ProxySession>;
 
   constructor(
     private readonly master: MasterKey,
     private readonly opts: { secure: boolean; now?: () => number },
   ) {
     this.name = opts.secure ? "__Host-tenet_proxy" : "tenet_proxy";
+    this.opened = new TtlCache(10_000, opts.now);
   }
 
   /** The Set-Cookie header value for a new session. */
@@ -65,6 +71,12 @@ export class SessionCookies {
       }
     }
     if (!value || value.length > MAX_COOKIE_CHARS || !/^[A-Za-z0-9_-]+$/.test(value)) return undefined;
+    const s = this.opened.get(value) ?? this.open(value);
+    if (!s || s.host !== host || s.expiresAt <= this.nowS()) return undefined;
+    return s;
+  }
+
+  private open(value: string): ProxySession | undefined {
     let s: ProxySession;
     try {
       s = JSON.parse(this.master.open(PURPOSE, JSON.parse(Buffer.from(value, "base64url").toString("utf8"))).toString("utf8")) as ProxySession;
@@ -72,7 +84,7 @@ export class SessionCookies {
       return undefined;
     }
     if (typeof s !== "object" || s === null || typeof s.accessToken !== "string" || typeof s.userId !== "string" || typeof s.expiresAt !== "number" || typeof s.host !== "string") return undefined;
-    if (s.host !== host || s.expiresAt <= this.nowS()) return undefined;
+    this.opened.set(value, s, Math.min(s.expiresAt * 1000, this.nowS() * 1000 + 60_000));
     return s;
   }
 

@@ -164,13 +164,15 @@ export class IdentityPlane {
    * session: revoking it ends this at once), for enforcement points and middleware; undefined when
    * the token, its grant, its session or its account is no longer valid.
    */
-  async identityOfAccessToken(token: string): Promise<{ userId: string; clientId: string; sessionId?: string | undefined; acr?: string | undefined; amr?: string[] | undefined; authTime?: number | undefined; groups: string[]; email?: string | undefined } | undefined> {
+  async identityOfAccessToken(token: string): Promise<{ userId: string; clientId: string; sessionId?: string | undefined; acr?: string | undefined; amr?: string[] | undefined; authTime?: number | undefined; groups: string[]; email?: string | undefined; expiresAt?: number | undefined } | undefined> {
     if (typeof token !== "string" || token.length < 16 || token.length > 512) return undefined;
-    const at = await this.provider.AccessToken.find(token);
+    // The session binding is checked here rather than by the library's find, which would read
+    // the session a second time: this runs on every request through the proxy.
+    const at = await this.provider.AccessToken.find(token, { ignoreSessionBinding: true } as { ignoreExpiration?: boolean });
     if (!at || at.isExpired || !at.accountId) return undefined;
-    if (at.grantId && !(await this.provider.Grant.find(at.grantId))) return undefined;
-    const session = at.sessionUid ? await this.provider.Session.findByUid(at.sessionUid) : undefined;
-    if (at.expiresWithSession && !session) return undefined;
+    const [grant, session] = await Promise.all([at.grantId ? this.provider.Grant.find(at.grantId) : undefined, at.sessionUid ? this.provider.Session.findByUid(at.sessionUid) : undefined]);
+    if (at.grantId && !grant) return undefined;
+    if (at.expiresWithSession && (!session || session.accountId !== at.accountId || session.grantIdFor(at.clientId ?? "") !== at.grantId)) return undefined;
     const user = await this.directory.getUser(at.accountId);
     if (!user || user.status !== "active") return undefined;
     return {
@@ -182,6 +184,7 @@ export class IdentityPlane {
       authTime: session?.loginTs,
       groups: await this.directory.groupNames(user),
       email: user.email,
+      expiresAt: at.exp,
     };
   }
 

@@ -103,7 +103,7 @@ function startServe(env: NodeJS.ProcessEnv, args: string[], timeoutMs: number): 
     let started = false;
     child.stdout!.on("data", (d: Buffer) => {
       out += d.toString();
-      const m = /tenet listening on (http:\/\/\S+)/.exec(out);
+      const m = /tenet listening on (https?:\/\/\S+)/.exec(out);
       if (m && !started) {
         started = true;
         clearTimeout(timer);

@@ -9,12 +9,14 @@ import { KeyError } from "../../crypto/errors.js";
 import { TenetError } from "../../errors.js";
 import { bootstrapAdminKey } from "../../api/auth/bootstrap.js";
 import { JwtVerifier } from "../../api/auth/jwt.js";
+import { type LoadedTls, loadTls } from "../../api/tls.js";
 import { assemble } from "../../app/assemble.js";
 import { type AccessConfig, defaultAccessConfig, loadAccessConfig } from "../../config/access-config.js";
 import { loadConfig } from "../../config/config.js";
 import { isTenetError } from "../../errors.js";
 import { isStorageError } from "../../storage/errors.js";
 import { openDatastore } from "../../storage/open.js";
+import { Server as TlsServer } from "node:tls";
 import type { Io } from "../main.js";
 import { flagValue } from "./flags.js";
 
@@ -36,6 +38,20 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     }
     throw err;
   }
+  // The certificate too: a server that cannot speak TLS must not start speaking plain HTTP.
+  let tls: LoadedTls | undefined;
+  if (config.tlsCertFile !== undefined && config.tlsKeyFile !== undefined) {
+    try {
+      tls = loadTls({ certFile: config.tlsCertFile, keyFile: config.tlsKeyFile });
+    } catch (err) {
+      if (isTenetError(err)) {
+        io.err(`tenet serve: cannot start: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+  }
+  const scheme = tls ? "https" : "http";
   let ds;
   try {
     ds = await openDatastore(config.databaseUrl ? { dataDir: config.dataDir, databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
@@ -48,9 +64,11 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   }
   let baseUrl = "";
   // The identity provider's URLs (issuer, passkeys' origin) must be known before it is built; a
-  // free port is found first when the configuration says 0.
-  const port0 = config.port === 0 ? await freePort(config.host) : config.port;
-  const publicUrl = (process.env.TENET_PUBLIC_URL ?? access.identity.publicUrl ?? `http://localhost:${port0}`).replace(/\/+$/, "");
+  // free port is found first when the configuration says 0, and held until the server listens on
+  // it, so another process asking for a free port meanwhile cannot be given the same one.
+  const held = config.port === 0 ? await holdFreePort(config.host) : null;
+  const port0 = held?.port ?? config.port;
+  const publicUrl = (process.env.TENET_PUBLIC_URL ?? access.identity.publicUrl ?? `${scheme}://localhost:${port0}`).replace(/\/+$/, "");
   let parts;
   try {
     parts = await assemble({
@@ -64,9 +82,11 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     syncIntervalMs: config.syncIntervalMs,
     authzen: { defaultStoreId: config.defaultStoreId, baseUrl: () => baseUrl },
     publicUrl,
+    tls: tls?.options,
   });
   } catch (err) {
     // A master key that does not open the stored keys, an unreadable key file, a damaged log.
+    await held?.release();
     if (err instanceof KeyError || err instanceof TenetError) {
       io.err(`tenet serve: cannot start: ${err.message}\n`);
       await ds.close();
@@ -75,7 +95,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     throw err;
   }
   // Missing or damaged risk data makes the engine more cautious, not the server unusable: warn.
-  for (const w of parts.warnings) io.err(`tenet serve: warning: ${w}\n`);
+  for (const w of [...parts.warnings, ...(tls?.warnings ?? [])]) io.err(`tenet serve: warning: ${w}\n`);
   const { app } = parts;
   // Signals are handled from before the server listens, so a stop that arrives at any moment
   // drains requests and closes storage instead of killing the process mid-write.
@@ -84,7 +104,9 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   process.once("SIGINT", () => stopRequested());
   process.once("SIGTERM", () => stopRequested());
   try {
-    await app.listen({ host: config.host, port: port0 });
+    await held?.release();
+    // Fastify's own "listening" log line only knows the scheme of servers it creates itself.
+    await app.listen({ host: config.host, port: port0, ...(tls ? { listenTextResolver: (a: string) => `Server listening at ${a.replace(/^http:/, "https:")}` } : {}) });
   } catch (err) {
     io.err(`tenet serve: cannot listen on ${config.host}:${port0}: ${(err as Error).message}\n`);
     await parts.close();
@@ -98,25 +120,33 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   }
   const addr = app.server.address();
   const port = typeof addr === "object" && addr ? addr.port : config.port;
-  baseUrl = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
-  io.out(`tenet listening on ${baseUrl} (storage: ${ds.kind}${ds.kind === "sqlite" ? ` in ${config.dataDir}` : ""}; identity provider ${publicUrl}/oidc)\n`);
+  // A renewed certificate is served without a restart; one that cannot be used is reported and
+  // the previous one kept.
+  const stopTlsWatch =
+    tls && app.server instanceof TlsServer
+      ? tls.watch(app.server, (e) => (e.kind === "reloaded" ? app.log.info(e.message) : app.log.error(e.message)), config.tlsReloadMs)
+      : () => undefined;
+  baseUrl = `${scheme}://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  io.out(`tenet listening on ${baseUrl} (storage: ${ds.kind}${ds.kind === "sqlite" ? ` in ${config.dataDir}` : ""}; identity provider ${publicUrl}/oidc${tls ? `; TLS ${tls.describe}` : ""})\n`);
   await stopped;
+  stopTlsWatch();
   // Drain: stop accepting, let in-flight requests finish, stop background work, release storage.
   await parts.close();
   await ds.close();
   return 0;
 }
 
-/** A port free right now on `host` (for `--port 0`: the identity provider needs its URL first). */
-async function freePort(host: string): Promise<number> {
+/** A free port on `host`, kept bound until released (for `--port 0`: the identity provider needs its URL first). */
+async function holdFreePort(host: string): Promise<{ port: number; release: () => Promise<void> }> {
   const { createServer } = await import("node:net");
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once("error", reject);
     srv.listen(0, host, () => {
       const a = srv.address();
-      const p = typeof a === "object" && a ? a.port : 0;
-      srv.close(() => resolve(p));
+      const port = typeof a === "object" && a ? a.port : 0;
+      let released: Promise<void> | null = null;
+      resolve({ port, release: () => (released ??= new Promise<void>((r) => srv.close(() => r()))) });
     });
   });
 }

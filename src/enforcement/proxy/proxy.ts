@@ -12,20 +12,17 @@
 import { type IncomingMessage, request as httpRequest, type ServerResponse } from "node:http";
 import { request as httpsRequest } from "node:https";
 import type { Duplex } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { request as upstreamRequest } from "undici";
+import { Agent } from "undici";
 import { type AssertionIssuer, assertionForRoute } from "../assertion.js";
 import type { EnforcementIdentity, EnforcementOutcome, Enforcer } from "../enforcer.js";
 import { normalizeRequest } from "../normalize.js";
 import type { RouteTable } from "../routes.js";
 import type { SessionCookies } from "../session-cookie.js";
 import { PROXY_PAGE_CSP, PROXY_STYLESHEET, PROXY_STYLESHEET_PATH, proxyPage } from "./pages.js";
+import { forward } from "./forward.js";
 import { CALLBACK_PATH, type ProxySignIn } from "./signin.js";
 
 export const ASSERTION_HEADER = "x-tenet-assertion";
-
-/** Hop-by-hop response headers (RFC 9110 §7.6.1) never passed back to the client. */
-const HOP_BY_HOP = new Set(["connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade", "proxy-authenticate", "proxy-authorization"]);
 
 export interface ProxyOptions {
   routes: RouteTable;
@@ -43,7 +40,15 @@ export interface ProxyOptions {
 }
 
 export class IdentityAwareProxy {
+  // Kept-alive connections to the upstreams, shared by all routes.
+  private readonly dispatcher = new Agent({ keepAliveTimeout: 10_000 });
+
   constructor(private readonly o: ProxyOptions) {}
+
+  /** Closes the connections to the upstreams (at shutdown). */
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
 
   /** Whether a request's Host belongs to a proxied route (cheap: before normalisation). */
   claims(req: IncomingMessage): boolean {
@@ -173,29 +178,16 @@ export class IdentityAwareProxy {
 
   private async forward(req: IncomingMessage, res: ServerResponse, route: import("../routes.js").ProxyRoute, r: import("../normalize.js").NormalizedRequest, identity: EnforcementIdentity | undefined, decisionId: string | undefined, ip: string): Promise<void> {
     const headers = await this.upstreamHeaders(req, route, r, identity, decisionId, ip);
-    const target = new URL(route.upstream);
+    const target = route.upstream;
     const basePath = target.pathname.replace(/\/+$/, "");
-    const url = `${target.origin}${basePath}${r.path}${r.query ? `?${r.query}` : ""}`;
     try {
-      const hasBody = r.framing.kind !== "none";
-      const up = await upstreamRequest(url, {
-        method: r.method as never,
-        headers,
-        body: hasBody ? req : null,
-        headersTimeout: route.timeoutMs,
-        bodyTimeout: route.timeoutMs,
-      });
-      const out: Record<string, string | string[]> = {};
-      for (const [k, v] of Object.entries(up.headers)) if (v !== undefined && !HOP_BY_HOP.has(k)) out[k] = v;
-      res.writeHead(up.statusCode, out);
-      await pipeline(up.body, res);
+      await forward({ dispatcher: this.dispatcher, origin: target.origin, path: `${basePath}${r.path}${r.query ? `?${r.query}` : ""}`, method: r.method, headers, body: r.framing.kind !== "none" ? req : null, timeoutMs: route.timeoutMs }, res);
     } catch (err) {
       this.o.onError?.(`proxy: upstream of route ${route.id} failed`, err);
       if (!res.headersSent) this.reply(req, res, 502, "Bad gateway", "The application did not answer.");
       else res.destroy();
     }
   }
-
 
   /** What the upstream is sent: the normalised headers, Tenet's cookie removed, forwarding facts and the assertion. */
   private async upstreamHeaders(req: IncomingMessage, route: import("../routes.js").ProxyRoute, r: import("../normalize.js").NormalizedRequest, identity: EnforcementIdentity | undefined, decisionId: string | undefined, ip: string): Promise<Record<string, string | string[]>> {
