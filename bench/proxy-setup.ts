@@ -3,7 +3,8 @@
  * person would:
  *
  * 1. The upstream: bench/api/minimal-server.ts (a bare `node:http` server answering a small JSON
- *    body) in a process of its own.
+ *    body) in a process of its own; and, when asked for, the peer: bench/proxy/bare-proxy.ts (a
+ *    bare Node reverse proxy to that upstream, checking nothing) in another.
  * 2. A first `tenet serve` (SQLite in a temporary data directory) creates the store, its model
  *    and its access policy through the API, then stops: a route names its store in the access
  *    configuration, which is read at start, and store ids are minted by the server.
@@ -20,9 +21,11 @@
  *    load generator sends (checked on three requests before any load).
  */
 import { APPS_MODEL_JSON, appsPolicy } from "../test/enforcement/apps-fixture.js";
+import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { Browser, pageData } from "../test/identity/browser.js";
 import { SoftAuthenticator } from "../test/identity/soft-authenticator.js";
 import { newApiKey } from "../src/identity/api-keys/api-key.js";
@@ -35,6 +38,8 @@ const CALLBACK_PATH = "/.tenet/callback";
 
 export interface ProxyBench {
   upstream: MinimalServer;
+  /** The bare Node reverse proxy to the upstream (no checks), when asked for. */
+  bare: MinimalServer | undefined;
   tenet: IdpProcess;
   /** Where the load generator sends proxied requests (Tenet's listener; Host 127.0.0.1:<port>). */
   proxyUrl: string;
@@ -60,8 +65,45 @@ function adminOf(url: string, token: string) {
     okJson(`${method} ${path}`, fetch(`${url}${path}`, { method, headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) }), status);
 }
 
-/** Everything of the header, in order; `nodeArgs` are node flags for the second `tenet serve`. */
-export async function setUpProxyBench(nodeArgs: string[]): Promise<ProxyBench> {
+/**
+ * Starts bench/proxy/bare-proxy.ts (compiled, beside this file in dist/bench/) to `upstreamUrl`
+ * and waits for its "bare proxy listening on URL".
+ */
+export function startBareProxy(upstreamUrl: string, timeoutMs = 10_000): Promise<MinimalServer> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [fileURLToPath(new URL("./proxy/bare-proxy.js", import.meta.url)), upstreamUrl], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`the bare proxy did not start in ${timeoutMs} ms: ${out}`));
+    }, timeoutMs);
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      const m = /bare proxy listening on (http:\/\/\S+)/.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      resolve({
+        url: m[1]!,
+        pid: child.pid ?? 0,
+        stop: async () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+          await exited;
+        },
+      });
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the bare proxy exited with ${code}: ${out}`));
+    });
+  });
+}
+
+/**
+ * Everything of the header, in order; `nodeArgs` are node flags for the second `tenet serve`;
+ * `bare`: start the bare Node reverse proxy too.
+ */
+export async function setUpProxyBench(nodeArgs: string[], want: { bare: boolean } = { bare: true }): Promise<ProxyBench> {
   const dataDir = mkdtempSync(join(os.tmpdir(), "tenet-bench-proxy-"));
   const { token } = newApiKey({ name: "bench-proxy", scopes: ["admin", "write", "read"], stores: ["*"] });
   const baseEnv: NodeJS.ProcessEnv = {
@@ -74,14 +116,23 @@ export async function setUpProxyBench(nodeArgs: string[]): Promise<ProxyBench> {
     TENET_DEFAULT_STORE: undefined,
   };
   let upstream: MinimalServer | undefined;
+  let bare: MinimalServer | undefined;
   let srv: TenetServer | undefined;
   const cleanUp = async (): Promise<void> => {
     await srv?.stop();
+    await bare?.stop();
     await upstream?.stop();
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
     upstream = await startMinimal();
+    if (want.bare) {
+      bare = await startBareProxy(upstream.url);
+      // It reaches the upstream before any load.
+      const probe = await fetch(`${bare.url}/probe`, { headers: { accept: "application/json" } });
+      const probeBody = await probe.text();
+      if (probe.status !== 200 || !probeBody.includes('"allowed":true')) throw new Error(`the bare proxy: ${probe.status} ${probeBody.slice(0, 300)}`);
+    }
     const t0 = performance.now();
     // 2. The store, its model and its policy (a first server, stopped).
     const first = await startTenet({ ...baseEnv, TENET_ACCESS_CONFIG: undefined }, nodeArgs);
@@ -177,6 +228,7 @@ export async function setUpProxyBench(nodeArgs: string[]): Promise<ProxyBench> {
 
     return {
       upstream,
+      bare,
       tenet,
       proxyUrl,
       cookie,

@@ -43,6 +43,8 @@ import { registerDeviceRoutes } from "../api/devices/routes.js";
 import type { LaneRequest } from "../api/lane.js";
 import { assembleIdentity, type IdentityParts } from "./identity.js";
 import { assembleProxy } from "./proxy.js";
+import { ProxyRouteCatalog } from "../enforcement/route-store.js";
+import { registerProxyRouteRoutes } from "../api/proxy-routes/routes.js";
 
 export interface AuthzenOptions {
   /** Read on every request (tests set it after start). */
@@ -78,6 +80,8 @@ export interface AssembleOptions {
   publicUrl?: string | undefined;
   /** Certificate and key for HTTPS (api/tls.ts), passed to the server; unset = plain HTTP. */
   tls?: import("node:https").ServerOptions | undefined;
+  /** Re-read the proxy routes made by API this often (ms; default 5000): changes on other replicas. */
+  routeReloadMs?: number;
 }
 
 export interface Assembled {
@@ -94,6 +98,8 @@ export interface Assembled {
   /** The identity plane, when `publicUrl` was given. */
   identity: IdentityParts | undefined;
   devices: DeviceRegistry | undefined;
+  /** The proxy's routes (file and API), when the identity plane is on. */
+  routes: ProxyRouteCatalog | undefined;
   /** Risk data that did not load (lists, feeds, the geolocation database): say so at start. */
   warnings: string[];
   close(): Promise<void>;
@@ -154,6 +160,7 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   // The identity plane: the OpenID provider, sign-in pages, devices and shared signals.
   let identity: IdentityParts | undefined;
   let devices: DeviceRegistry | undefined;
+  let routes: ProxyRouteCatalog | undefined;
   const identityPlugins: Array<(r: import("../api/route.js").Router) => void> = [];
   if (opts.publicUrl !== undefined) {
     const master = await loadMasterKey({ dataDir: opts.dataDir, env: opts.env ?? process.env });
@@ -168,7 +175,11 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
       if (!m || m[1]!.startsWith("tenet_")) return undefined;
       return (await idp.accountOfAccessToken(m[1]!))?.userId;
     };
-    identityPlugins.push(...identity.plugins, (r) => registerDeviceRoutes(r, { devices: registry, auth, userOf }));
+    // The proxy's routes: the file's, and those made by API (stored, shared by replicas).
+    const catalog = new ProxyRouteCatalog({ documents: ds, fileRoutes: access.proxy.routes, changes: audit.changes, reservedHosts: [new URL(idp.publicUrl).host], onProblem: (m, e) => log(m, e) });
+    await catalog.reload();
+    routes = catalog;
+    identityPlugins.push(...identity.plugins, (r) => registerDeviceRoutes(r, { devices: registry, auth, userOf }), (r) => registerProxyRouteRoutes(r, { catalog }));
   }
   const pdp = new AccessDecisionPoint({ policy, policies, risk, jit: jitAccess, zonesOf: compileZones(access.zones), audit: audit.decisions });
   const exporter = createAuditExporter(access.audit.export, {
@@ -182,8 +193,8 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   const queries = access.audit.relationshipQueries ? new RelationshipQueryRecorder(audit.log, audit.sensitive) : undefined;
   // The caller's object itself: the routes read it on every request, so later changes count.
   const authzen = Object.assign(opts.authzen, { access: pdp, queries });
-  // The identity-aware proxy (issue 8), for the configured routes.
-  const enforcement = identity && access.proxy.routes.length > 0 ? await assembleProxy({ identity, routes: access.proxy.routes, pdp, master: (await loadMasterKey({ dataDir: opts.dataDir, env: opts.env ?? process.env })).key, defaultStoreId: () => opts.authzen.defaultStoreId, log: (m, e) => log(m, e) }) : undefined;
+  // The identity-aware proxy (issue 8), with the identity plane: routes may come by API at any time.
+  const enforcement = identity && routes ? await assembleProxy({ identity, routes, pdp, master: (await loadMasterKey({ dataDir: opts.dataDir, env: opts.env ?? process.env })).key, defaultStoreId: () => opts.authzen.defaultStoreId, log: (m, e) => log(m, e) }) : undefined;
   const proxy = enforcement?.proxy;
   const extAuthz = enforcement?.extAuthz;
   const app = await buildServer({
@@ -247,6 +258,7 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   await exporter.start();
   await identity?.start();
   devices?.start({ sweepMs: 60_000, onError: (err) => log("device posture sweep failed", err) });
+  routes?.start({ intervalMs: opts.routeReloadMs ?? 5000, onError: (err) => log("proxy routes: reload failed", err) });
   // Retention: prune hourly (and once at start) what is older than the configured age.
   const retentionMs = access.audit.retentionMs;
   let pruneTimer: NodeJS.Timeout | undefined;
@@ -273,6 +285,7 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   const close = () =>
     (closed ??= (async () => {
       await app.close();
+      routes?.stop();
       await proxy?.close();
       await identity?.stop();
       devices?.stop();
@@ -284,5 +297,5 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
       await audit.close();
       await exporter.stop();
     })());
-  return { app, policy, auth, policies, pdp, jit, outbox, audit, authzen, identity, devices, warnings, close };
+  return { app, policy, auth, policies, pdp, jit, outbox, audit, authzen, identity, devices, routes, warnings, close };
 }

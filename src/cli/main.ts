@@ -20,6 +20,7 @@ commands:
   user create|invite|list|suspend|...  manage users of the identity provider (via the server's API)
   client create|list|get|delete|rotate-secret
                              manage OIDC/OAuth clients (via the server's API)
+  route list|get|put|delete  manage the proxy's routes (via the server's API; put ID --file route.json)
   device enroll|report [--server URL]
                              enrol this device and report its posture (reference agent)
   test FILE...               run YAML tests: OpenFGA-format model tests and access-policy tests
@@ -65,6 +66,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         return await (await import("./commands/identity-admin.js")).clientCommand(rest, io);
       case "user":
         return await (await import("./commands/identity-admin.js")).userCommand(rest, io);
+      case "route":
+        return await (await import("./commands/route.js")).routeCommand(rest, io);
       case undefined:
       case "help":
       case "--help":

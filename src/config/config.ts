@@ -38,6 +38,22 @@ export const configSchema = z.object({
   tlsKeyFile: z.string().min(1).optional(),
   /** How often the certificate files are checked for a renewal (ms). */
   tlsReloadMs: z.coerce.number().int().min(100).max(600_000),
+  /**
+   * What this process runs: `all` (API, decision point, identity provider and proxy over one
+   * storage) or `proxy` (the identity-aware proxy and ext_authz alone, asking a remote Tenet).
+   */
+  roles: z.enum(["all", "proxy"]),
+  /** `--roles proxy`: the remote Tenet whose decision point is asked (its API base URL). */
+  decisionUrl: z.url({ protocol: /^https?$/ }).optional(),
+  /** `--roles proxy`: an API key of the remote Tenet with the `check` scope. */
+  decisionToken: z.string().min(16).max(512).optional(),
+  /** `--roles proxy`: the OpenID provider users sign in with (default `<decisionUrl>/oidc`). */
+  proxyIssuer: z.url({ protocol: /^https?$/ }).optional(),
+  /** `--roles proxy`: the proxy's OAuth client at that provider. */
+  proxyClientId: z.string().min(1).max(256),
+  proxyClientSecret: z.string().min(1).max(512).optional(),
+  /** `--roles proxy`: the ES256 key identity assertions are signed with (PEM; created if absent). */
+  proxySigningKeyFile: z.string().min(1).optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -58,6 +74,13 @@ const ENV_NAMES: Record<keyof Config, string> = {
   tlsCertFile: "TENET_TLS_CERT_FILE",
   tlsKeyFile: "TENET_TLS_KEY_FILE",
   tlsReloadMs: "TENET_TLS_RELOAD_MS",
+  roles: "TENET_ROLES",
+  decisionUrl: "TENET_DECISION_URL",
+  decisionToken: "TENET_DECISION_TOKEN",
+  proxyIssuer: "TENET_PROXY_ISSUER",
+  proxyClientId: "TENET_PROXY_CLIENT_ID",
+  proxyClientSecret: "TENET_PROXY_CLIENT_SECRET",
+  proxySigningKeyFile: "TENET_PROXY_SIGNING_KEY_FILE",
 };
 
 const FLAG_NAMES: Partial<Record<keyof Config, string>> = {
@@ -66,6 +89,7 @@ const FLAG_NAMES: Partial<Record<keyof Config, string>> = {
   port: "--port",
   logLevel: "--log-level",
   accessConfig: "--access-config",
+  roles: "--roles",
 };
 
 /** The default data directory: `$XDG_DATA_HOME/tenet`, else `~/.local/share/tenet`. */
@@ -101,6 +125,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     tlsCertFile: env.TENET_TLS_CERT_FILE || undefined,
     tlsKeyFile: env.TENET_TLS_KEY_FILE || undefined,
     tlsReloadMs: env.TENET_TLS_RELOAD_MS || 5000,
+    roles: overrides.roles ?? (env.TENET_ROLES || "all"),
+    decisionUrl: env.TENET_DECISION_URL || undefined,
+    decisionToken: env.TENET_DECISION_TOKEN || undefined,
+    proxyIssuer: env.TENET_PROXY_ISSUER || undefined,
+    proxyClientId: env.TENET_PROXY_CLIENT_ID || "tenet-proxy",
+    proxyClientSecret: env.TENET_PROXY_CLIENT_SECRET || undefined,
+    proxySigningKeyFile: env.TENET_PROXY_SIGNING_KEY_FILE || undefined,
   };
   const parsed = configSchema
     // A certificate without its key (or the reverse) is a half-made change: refuse it rather than
@@ -108,6 +139,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     .superRefine((c, ctx) => {
       if (c.tlsCertFile !== undefined && c.tlsKeyFile === undefined) ctx.addIssue({ code: "custom", path: ["tlsKeyFile"], message: "must be set too when TENET_TLS_CERT_FILE is (both or neither)" });
       if (c.tlsKeyFile !== undefined && c.tlsCertFile === undefined) ctx.addIssue({ code: "custom", path: ["tlsCertFile"], message: "must be set too when TENET_TLS_KEY_FILE is (both or neither)" });
+      // A proxy alone needs somewhere to ask and a client to sign people in with.
+      if (c.roles === "proxy") {
+        if (c.decisionUrl === undefined) ctx.addIssue({ code: "custom", path: ["decisionUrl"], message: "must be set with --roles proxy (the remote Tenet to ask)" });
+        if (c.decisionToken === undefined) ctx.addIssue({ code: "custom", path: ["decisionToken"], message: "must be set with --roles proxy (an API key with the check scope)" });
+        if (c.proxyClientSecret === undefined) ctx.addIssue({ code: "custom", path: ["proxyClientSecret"], message: "must be set with --roles proxy (the proxy's OAuth client secret)" });
+      }
     })
     .safeParse(raw);
   if (!parsed.success) {

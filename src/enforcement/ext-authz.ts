@@ -17,16 +17,17 @@ import { type AssertionIssuer, assertionForRoute } from "./assertion.js";
 import type { EnforcementIdentity, Enforcer } from "./enforcer.js";
 import { normalizeRequest } from "./normalize.js";
 import type { RouteTable } from "./routes.js";
-import type { SessionCookies } from "./session-cookie.js";
+import type { ProxySession, SessionCookies } from "./session-cookie.js";
 import type { ProxySignIn } from "./proxy/signin.js";
 
 /** Under the reserved `/.tenet/` path, so no proxied application can shadow it (or be shadowed). */
 export const EXT_AUTHZ_PREFIX = "/.tenet/ext_authz";
 
 export interface ExtAuthzOptions {
-  routes: RouteTable;
+  /** The route table (a RouteTable, or LiveRoutes when routes change while running). */
+  routes: Pick<RouteTable, "match">;
   enforcer: Enforcer;
-  identityOf: (accessToken: string) => Promise<EnforcementIdentity | undefined>;
+  identityOf: (accessToken: string, session?: ProxySession) => Promise<EnforcementIdentity | undefined>;
   assertions: AssertionIssuer;
   cookies: SessionCookies;
   signIn: ProxySignIn;
@@ -52,7 +53,13 @@ export class ExtAuthz {
     const bearer = /^Bearer\s+(\S+)$/i.exec(String(req.headers.authorization ?? ""))?.[1];
     const session = bearer ? undefined : this.o.cookies.read(req.headers.cookie, r.host);
     const token = bearer ?? session?.accessToken;
-    const identity = token ? await this.o.identityOf(token).catch(() => undefined) : undefined;
+    let identity: EnforcementIdentity | undefined;
+    try {
+      identity = token ? await this.o.identityOf(token, session) : undefined;
+    } catch {
+      // Whether the session lives cannot be known: fail closed (Envoy denies on anything but 200).
+      return send(res, 503, { code: "unavailable", message: "sign-ins cannot be checked right now" });
+    }
     const ip = String(req.headers["x-forwarded-for"] ?? "").split(",")[0]!.trim() || req.socket.remoteAddress || "";
     const outcome = await this.o.enforcer.enforce({ route, identity, request: { method: r.method, host: r.host, path: r.path, ip, userAgent: r.headers["user-agent"] as string | undefined } });
     switch (outcome.kind) {

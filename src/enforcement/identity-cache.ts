@@ -15,8 +15,9 @@ export interface CachedIdentity extends EnforcementIdentity {
   expiresAt?: number | undefined;
 }
 
-export interface IdentityCacheOptions {
-  lookup: (accessToken: string) => Promise<CachedIdentity | undefined>;
+export interface IdentityCacheOptions<C = unknown> {
+  /** `context`: what else the caller knows of the token (the proxy's session cookie). */
+  lookup: (accessToken: string, context?: C) => Promise<CachedIdentity | undefined>;
   /** Longest an identity is reused (ms; default 2000, at most 10 000). */
   ttlMs?: number;
   /** Most identities held (default 10 000). */
@@ -27,7 +28,7 @@ export interface IdentityCacheOptions {
 export const DEFAULT_IDENTITY_TTL_MS = 2000;
 const MAX_IDENTITY_TTL_MS = 10_000;
 
-export class IdentityCache {
+export class IdentityCache<C = unknown> {
   private readonly cache: TtlCache<string, CachedIdentity>;
   private readonly inFlight = new Map<string, Promise<CachedIdentity | undefined>>();
   private readonly ttlMs: number;
@@ -35,7 +36,7 @@ export class IdentityCache {
   // Bumped by every invalidation: a lookup that started before one must not store its answer.
   private generation = 0;
 
-  constructor(private readonly o: IdentityCacheOptions) {
+  constructor(private readonly o: IdentityCacheOptions<C>) {
     const ttl = o.ttlMs ?? DEFAULT_IDENTITY_TTL_MS;
     if (!Number.isInteger(ttl) || ttl < 0 || ttl > MAX_IDENTITY_TTL_MS) throw new TypeError(`ttlMs must be a whole number from 0 to ${MAX_IDENTITY_TTL_MS}`);
     this.ttlMs = ttl;
@@ -43,7 +44,7 @@ export class IdentityCache {
     this.cache = new TtlCache(o.maxEntries ?? 10_000, this.now);
   }
 
-  async identityOf(accessToken: string): Promise<CachedIdentity | undefined> {
+  async identityOf(accessToken: string, context?: C): Promise<CachedIdentity | undefined> {
     const hit = this.cache.get(accessToken);
     if (hit) return hit;
     // Concurrent requests with one token (a page's assets) share one lookup.
@@ -53,7 +54,7 @@ export class IdentityCache {
     const settle = () => {
       if (this.inFlight.get(accessToken) === p) this.inFlight.delete(accessToken);
     };
-    const p: Promise<CachedIdentity | undefined> = this.o.lookup(accessToken).then(
+    const p: Promise<CachedIdentity | undefined> = this.o.lookup(accessToken, context).then(
       (who) => {
         settle();
         if (who && generation === this.generation && this.ttlMs > 0) {

@@ -9,6 +9,7 @@
  * HttpOnly, SameSite=Lax (the sign-in redirect back from the provider must carry it).
  */
 import type { MasterKey } from "../crypto/master-key.js";
+import type { SignInClaims } from "./proxy/signin.js";
 import { TtlCache } from "../util/ttl-cache.js";
 
 const PURPOSE = "tenet/proxy-session/v1";
@@ -25,6 +26,11 @@ export interface ProxySession {
   expiresAt: number;
   /** The host the cookie was made for: a cookie replayed on another route's host is refused. */
   host: string;
+  /**
+   * What the ID token said of the sign-in: used by a proxy running apart from the identity
+   * provider, which learns only whether the token is still active (introspection).
+   */
+  claims?: SignInClaims | undefined;
 }
 
 export class SessionCookies {
@@ -84,6 +90,7 @@ export class SessionCookies {
       return undefined;
     }
     if (typeof s !== "object" || s === null || typeof s.accessToken !== "string" || typeof s.userId !== "string" || typeof s.expiresAt !== "number" || typeof s.host !== "string") return undefined;
+    if (s.claims !== undefined && (typeof s.claims !== "object" || s.claims === null)) return undefined;
     this.opened.set(value, s, Math.min(s.expiresAt * 1000, this.nowS() * 1000 + 60_000));
     return s;
   }

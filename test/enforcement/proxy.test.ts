@@ -102,6 +102,9 @@ describe("identity-aware proxy", () => {
     const who = await verifier.verify(String(h["x-tenet-assertion"]));
     assert.equal(who.subject, user.userId);
     assert.match(who.decisionId, /^[0-9A-Z]{26}$/);
+    // The same keys are published on the app's own host, at a well-known path.
+    const local = createAssertionVerifier({ issuer: srv.url, audience: appOrigin, jwksUri: `${appOrigin}/.well-known/tenet/jwks.json` });
+    assert.equal((await local.verify(String(h["x-tenet-assertion"]))).subject, user.userId);
     // Every proxied decision is in the audit log.
     const rows = await srv.ds.queryAudit({ type: "access.decision", limit: 50 });
     assert.ok(rows.some((r) => r.event.includes(who.decisionId)));
@@ -153,6 +156,37 @@ describe("identity-aware proxy", () => {
     assert.ok(session);
     const after = await app.request("/docs", { headers: { accept: "text/html" } });
     assert.equal(after.status, 302, "revoked: back to sign-in");
+  });
+
+  it("a rule that needs an approval shows the pending just-in-time request, re-checked until approved", async () => {
+    const app = new Browser(appOrigin);
+    const idp = new Browser(srv.url);
+    assert.equal((await signInToApp(app, idp, "/")).status, 200);
+    const jitPolicy = appsPolicy('check("access")').replace("      when: check(\"access\")", '      when: check("access")\n      require: { approval: { approvers: { users: [user:boss] } } }');
+    assert.notEqual(jitPolicy, appsPolicy('check("access")'), "the fixture's rule text changed: update this test");
+    const put = await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: jitPolicy }] });
+    assert.equal(put.status, 200, JSON.stringify(put.body));
+    try {
+      const page = await app.request("/docs", { headers: { accept: "text/html" } });
+      assert.equal(page.status, 403);
+      assert.equal(page.headers.get("refresh"), "15", "the page asks again by itself");
+      const text = await page.text();
+      assert.match(text, /Waiting for approval/);
+      assert.match(text, /user:boss/);
+      const api = await app.request("/docs", { headers: { accept: "application/json" } });
+      assert.equal(api.status, 403);
+      const body = await json(api);
+      assert.equal(body.status, "pending");
+      assert.deepEqual(body.approvers, ["user:boss"]);
+      assert.match(String(body.request_id), /^[0-9A-Z]{26}$/);
+      assert.ok(text.includes(String(body.request_id)), "the page names the same open request");
+      const approved = await srv.admin("POST", `/stores/${storeId}/jit/requests/${body.request_id}/approve`, { approver: "user:boss", justification: "ok" });
+      assert.equal(approved.status, 200, JSON.stringify(approved.body));
+      const after = await app.request("/docs", { headers: { accept: "application/json" } });
+      assert.equal(after.status, 200, await after.clone().text());
+    } finally {
+      await srv.admin("PUT", `/stores/${storeId}/access-policies`, { files: [{ name: "apps.yaml", content: appsPolicy('check("access")') }] });
+    }
   });
 
   it("answers Envoy's ext_authz HTTP checks (requests shaped as Envoy sends them)", async () => {

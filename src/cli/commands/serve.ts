@@ -19,10 +19,12 @@ import { openDatastore } from "../../storage/open.js";
 import { Server as TlsServer } from "node:tls";
 import type { Io } from "../main.js";
 import { flagValue } from "./flags.js";
+import { holdFreePort } from "./free-port.js";
+import { serveProxyOnly } from "./serve-proxy.js";
 
 export async function serveCommand(args: string[], io: Io): Promise<number> {
   const overrides: Record<string, string> = {};
-  for (const [flag, key] of [["--port", "port"], ["--host", "host"], ["--data-dir", "dataDir"], ["--log-level", "logLevel"], ["--access-config", "accessConfig"]] as const) {
+  for (const [flag, key] of [["--port", "port"], ["--host", "host"], ["--data-dir", "dataDir"], ["--log-level", "logLevel"], ["--access-config", "accessConfig"], ["--roles", "roles"]] as const) {
     const v = flagValue(args, flag);
     if (v !== undefined) overrides[key] = v;
   }
@@ -52,6 +54,8 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
     }
   }
   const scheme = tls ? "https" : "http";
+  // The proxy alone: no storage, everything else asked of a remote Tenet.
+  if (config.roles === "proxy") return serveProxyOnly({ config, access, tls, io });
   let ds;
   try {
     ds = await openDatastore(config.databaseUrl ? { dataDir: config.dataDir, databaseUrl: config.databaseUrl } : { dataDir: config.dataDir });
@@ -134,19 +138,4 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   await parts.close();
   await ds.close();
   return 0;
-}
-
-/** A free port on `host`, kept bound until released (for `--port 0`: the identity provider needs its URL first). */
-async function holdFreePort(host: string): Promise<{ port: number; release: () => Promise<void> }> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, host, () => {
-      const a = srv.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      let released: Promise<void> | null = null;
-      resolve({ port, release: () => (released ??= new Promise<void>((r) => srv.close(() => r()))) });
-    });
-  });
 }

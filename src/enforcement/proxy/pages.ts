@@ -13,3 +13,22 @@ export const PROXY_PAGE_CSP = "default-src 'none'; style-src 'self'; img-src dat
 export function proxyPage(title: string, message: string): string {
   return page({ title, body: html`<p>${message}</p>`, assetPrefix: PROXY_ASSET_PREFIX });
 }
+
+/** How often the pending page asks again (seconds): an approval opens the app without a click. */
+export const PENDING_RECHECK_SECONDS = 15;
+
+/** A just-in-time request waiting for approval: what was asked, of whom, and that it is re-checked. */
+export function pendingPage(requestId: string, approvers: string[]): string {
+  const who = approvers.length > 0 ? approvers : ["an approver"];
+  return page({
+    title: "Waiting for approval",
+    body: html`<p>Access to this application needs an approval. Your request has been sent.</p>
+<dl>
+<dt>Request</dt><dd><code>${requestId}</code></dd>
+<dt>Status</dt><dd role="status">Waiting for approval</dd>
+<dt>Approvers</dt><dd>${who.join(", ")}</dd>
+</dl>
+<p>This page checks again every ${String(PENDING_RECHECK_SECONDS)} seconds and opens the application once the request is approved.</p>`,
+    assetPrefix: PROXY_ASSET_PREFIX,
+  });
+}

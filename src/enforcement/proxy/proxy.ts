@@ -17,18 +17,21 @@ import { type AssertionIssuer, assertionForRoute } from "../assertion.js";
 import type { EnforcementIdentity, EnforcementOutcome, Enforcer } from "../enforcer.js";
 import { normalizeRequest } from "../normalize.js";
 import type { RouteTable } from "../routes.js";
-import type { SessionCookies } from "../session-cookie.js";
-import { PROXY_PAGE_CSP, PROXY_STYLESHEET, PROXY_STYLESHEET_PATH, proxyPage } from "./pages.js";
+import type { ProxySession, SessionCookies } from "../session-cookie.js";
+import { PENDING_RECHECK_SECONDS, PROXY_PAGE_CSP, PROXY_STYLESHEET, PROXY_STYLESHEET_PATH, pendingPage, proxyPage } from "./pages.js";
 import { forward } from "./forward.js";
 import { CALLBACK_PATH, type ProxySignIn } from "./signin.js";
 
 export const ASSERTION_HEADER = "x-tenet-assertion";
+/** Where every routed host publishes the keys its identity assertions are signed with. */
+export const JWKS_PATH = "/.well-known/tenet/jwks.json";
 
 export interface ProxyOptions {
-  routes: RouteTable;
+  /** The route table (a RouteTable, or LiveRoutes when routes change while running). */
+  routes: Pick<RouteTable, "match">;
   enforcer: Enforcer;
   /** The person behind an access token of the identity provider, while its session lives. */
-  identityOf: (accessToken: string) => Promise<EnforcementIdentity | undefined>;
+  identityOf: (accessToken: string, session?: ProxySession) => Promise<EnforcementIdentity | undefined>;
   assertions: AssertionIssuer;
   cookies: SessionCookies;
   signIn: ProxySignIn;
@@ -37,6 +40,8 @@ export interface ProxyOptions {
   /** Told of every decision (the decision point already records it in the audit log). */
   onOutcome?: ((o: EnforcementOutcome, routeId: string) => void) | undefined;
   onError?: ((msg: string, err?: unknown) => void) | undefined;
+  /** The public keys that verify the assertions (served at JWKS_PATH on every routed host). */
+  jwks?: (() => Promise<unknown>) | undefined;
 }
 
 export class IdentityAwareProxy {
@@ -67,6 +72,12 @@ export class IdentityAwareProxy {
     const returnTo = r.query ? `${r.path}?${r.query}` : r.path;
 
     if (r.path === CALLBACK_PATH) return this.callback(req, res, r.host);
+    if (r.path === JWKS_PATH && this.o.jwks && (r.method === "GET" || r.method === "HEAD")) {
+      const body = JSON.stringify(await this.o.jwks());
+      res.writeHead(200, { "content-type": "application/jwk-set+json", "content-length": Buffer.byteLength(body), "cache-control": "public, max-age=300", "x-content-type-options": "nosniff" });
+      res.end(r.method === "HEAD" ? undefined : body);
+      return;
+    }
     if (r.path === PROXY_STYLESHEET_PATH && (r.method === "GET" || r.method === "HEAD")) {
       res.writeHead(200, { "content-type": "text/css; charset=utf-8", "content-length": Buffer.byteLength(PROXY_STYLESHEET), "cache-control": "public, max-age=3600", "x-content-type-options": "nosniff" });
       res.end(r.method === "HEAD" ? undefined : PROXY_STYLESHEET);
@@ -74,7 +85,10 @@ export class IdentityAwareProxy {
     }
 
     const session = this.o.cookies.read(req.headers.cookie, r.host);
-    const identity = session ? await this.o.identityOf(session.accessToken).catch(() => undefined) : undefined;
+    // The identity provider cannot say whether the session lives: fail closed, and say so
+    // (sending the user to sign in would not help).
+    const identity = await this.identityOf(session, route.id);
+    if (identity === "failed") return this.reply(req, res, 503, "Unavailable", "Sign-ins cannot be checked right now; try again shortly.", { "retry-after": "5" });
     const outcome = await this.o.enforcer.enforce({ route, identity, request: { method: r.method, host: r.host, path: r.path, ip, userAgent: r.headers["user-agent"] as string | undefined } });
     this.o.onOutcome?.(outcome, route.id);
     switch (outcome.kind) {
@@ -86,8 +100,13 @@ export class IdentityAwareProxy {
         res.end();
         return;
       }
-      case "pending":
-        return this.reply(req, res, 403, "Waiting for approval", `Access needs an approval: request ${outcome.requestId} is waiting for ${outcome.approvers.join(", ") || "an approver"}.`, {}, { decision_id: outcome.decisionId, request_id: outcome.requestId });
+      case "pending": {
+        // The page asks again by itself (Refresh): once approved, the next decision allows.
+        const headers = { refresh: String(PENDING_RECHECK_SECONDS) };
+        const extra = { decision_id: outcome.decisionId, request_id: outcome.requestId, status: "pending", approvers: outcome.approvers };
+        if (wantsHtml(req)) return this.send(res, 403, "text/html; charset=utf-8", pendingPage(outcome.requestId, outcome.approvers), headers);
+        return this.reply(req, res, 403, "Waiting for approval", `Access needs an approval: request ${outcome.requestId} is waiting for ${outcome.approvers.join(", ") || "an approver"}.`, headers, extra);
+      }
       case "remediate":
         return this.reply(req, res, 403, "Your device needs attention", `This application needs a device that is ${outcome.needs.join(" and ")}. ${outcome.reasons.join(" ")}`, {}, { decision_id: outcome.decisionId, device: outcome.needs });
       case "deny":
@@ -118,7 +137,8 @@ export class IdentityAwareProxy {
     if (!route) return refuse(404, "Not Found");
     if (!route.websockets) return refuse(403, "Forbidden");
     const session = this.o.cookies.read(req.headers.cookie, r.host);
-    const identity = session ? await this.o.identityOf(session.accessToken).catch(() => undefined) : undefined;
+    const identity = await this.identityOf(session, route.id);
+    if (identity === "failed") return refuse(503, "Service Unavailable");
     const ip = req.socket.remoteAddress ?? "";
     const outcome = await this.o.enforcer.enforce({ route, identity, request: { method: r.method, host: r.host, path: r.path, ip, userAgent: r.headers["user-agent"] as string | undefined } });
     this.o.onOutcome?.(outcome, route.id);
@@ -161,11 +181,23 @@ export class IdentityAwareProxy {
     up.end();
   }
 
+  /** Who the session cookie speaks for; "failed" when that cannot be known (not the same as nobody). */
+  private async identityOf(session: ProxySession | undefined, routeId: string): Promise<EnforcementIdentity | undefined | "failed"> {
+    if (!session) return undefined;
+    try {
+      return await this.o.identityOf(session.accessToken, session);
+    } catch (err) {
+      this.o.onError?.(`proxy: identity lookup failed on route ${routeId}`, err);
+      return "failed";
+    }
+  }
+
   private async callback(req: IncomingMessage, res: ServerResponse, host: string): Promise<void> {
     try {
       const t = await this.o.signIn.complete({ scheme: this.o.scheme, host, url: req.url ?? "/", cookieHeader: req.headers.cookie });
-      const who = await this.o.identityOf(t.accessToken);
-      const cookie = this.o.cookies.issue({ accessToken: t.accessToken, userId: t.userId, sessionId: who?.sessionId, expiresAt: Math.floor(Date.now() / 1000) + t.expiresIn, host });
+      const fresh: ProxySession = { accessToken: t.accessToken, userId: t.userId, sessionId: t.claims.sid, expiresAt: Math.floor(Date.now() / 1000) + t.expiresIn, host, claims: t.claims };
+      const who = await this.o.identityOf(t.accessToken, fresh);
+      const cookie = this.o.cookies.issue({ ...fresh, sessionId: who?.sessionId ?? fresh.sessionId });
       // Back only to a path on this host (never an absolute URL from the state).
       const to = t.returnTo.startsWith("/") && !t.returnTo.startsWith("//") ? t.returnTo : "/";
       res.writeHead(303, { location: to, "set-cookie": [cookie, this.o.signIn.clearCookie(this.o.scheme)], "cache-control": "no-store" });
@@ -208,11 +240,15 @@ export class IdentityAwareProxy {
   }
 
   private reply(req: IncomingMessage, res: ServerResponse, status: number, title: string, message: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}): void {
-    if (res.headersSent) return;
     const json = !wantsHtml(req);
     const body = json ? JSON.stringify({ code: codeOf(status), message, ...extra }) : proxyPage(title, message);
+    this.send(res, status, json ? "application/json" : "text/html; charset=utf-8", body, headers);
+  }
+
+  private send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+    if (res.headersSent) return;
     res.writeHead(status, {
-      "content-type": json ? "application/json" : "text/html; charset=utf-8",
+      "content-type": contentType,
       "content-length": Buffer.byteLength(body),
       "cache-control": "no-store",
       "content-security-policy": PROXY_PAGE_CSP,
@@ -221,6 +257,7 @@ export class IdentityAwareProxy {
     });
     res.end(body);
   }
+
 }
 
 function wantsHtml(req: IncomingMessage): boolean {

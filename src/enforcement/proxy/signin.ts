@@ -21,6 +21,28 @@ interface Pending {
   expiresAt: number;
 }
 
+/** What an ID token says about a sign-in, kept in the proxy's session cookie. */
+export interface SignInClaims {
+  acr?: string | undefined;
+  amr?: string[] | undefined;
+  authTime?: number | undefined;
+  sid?: string | undefined;
+  email?: string | undefined;
+  groups?: string[] | undefined;
+}
+
+function signInClaims(c: Record<string, unknown> | undefined): SignInClaims {
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string").slice(0, 100) : undefined);
+  return {
+    acr: typeof c?.acr === "string" ? c.acr : undefined,
+    amr: strings(c?.amr),
+    authTime: typeof c?.auth_time === "number" ? c.auth_time : undefined,
+    sid: typeof c?.sid === "string" ? c.sid : undefined,
+    email: typeof c?.email === "string" ? c.email : undefined,
+    groups: strings(c?.groups),
+  };
+}
+
 export interface SignInClientOptions {
   issuer: string;
   clientId: string;
@@ -64,17 +86,31 @@ export class ProxySignIn {
     return { url: client.buildAuthorizationUrl(config, params).href, cookie: `${STATE_COOKIE}=${sealed}; Path=${CALLBACK_PATH}; HttpOnly; SameSite=Lax; Max-Age=600${secure ? "; Secure" : ""}` };
   }
 
-  /** Finishes a sign-in at the callback: the tokens and where to go back to. Throws on anything wrong. */
-  async complete(opts: { scheme: string; host: string; url: string; cookieHeader: string | undefined }): Promise<{ accessToken: string; expiresIn: number; returnTo: string; userId: string }> {
+  /**
+   * Finishes a sign-in at the callback: the tokens, what the ID token says about the sign-in
+   * (for a proxy that cannot ask the provider's sessions directly), and where to go back to.
+   * Throws on anything wrong.
+   */
+  async complete(opts: { scheme: string; host: string; url: string; cookieHeader: string | undefined }): Promise<{ accessToken: string; expiresIn: number; returnTo: string; userId: string; claims: SignInClaims }> {
     const m = /(?:^|;\s*)tenet_proxy_signin=([A-Za-z0-9_-]+)/.exec(opts.cookieHeader ?? "");
     if (!m) throw new Error("no sign-in in progress in this browser");
     const p = JSON.parse(this.o.master.open(PURPOSE, JSON.parse(Buffer.from(m[1]!, "base64url").toString("utf8"))).toString("utf8")) as Pending;
     if (p.host !== opts.host || p.expiresAt < Date.now()) throw new Error("this sign-in expired or belongs to another host");
     const config = await this.discover();
     const tokens = await client.authorizationCodeGrant(config, new URL(opts.url, `${opts.scheme}://${opts.host}`), { pkceCodeVerifier: p.verifier, expectedState: p.state, expectedNonce: p.nonce });
-    const sub = tokens.claims()?.sub;
+    const idToken = tokens.claims();
+    const sub = idToken?.sub;
     if (!sub) throw new Error("the identity provider returned no subject");
-    return { accessToken: tokens.access_token, expiresIn: tokens.expires_in ?? 600, returnTo: p.returnTo, userId: sub };
+    return { accessToken: tokens.access_token, expiresIn: tokens.expires_in ?? 600, returnTo: p.returnTo, userId: sub, claims: signInClaims(idToken) };
+  }
+
+  /**
+   * RFC 7662 introspection of an access token at the provider, as this client: whether it is
+   * still active (its session not ended, its user not suspended) and whose it is.
+   */
+  async introspect(accessToken: string): Promise<{ active: boolean; sub?: string | undefined; exp?: number | undefined }> {
+    const r = await client.tokenIntrospection(await this.discover(), accessToken, { token_type_hint: "access_token" });
+    return { active: r.active === true, sub: typeof r.sub === "string" ? r.sub : undefined, exp: typeof r.exp === "number" ? r.exp : undefined };
   }
 
   /** Clears the sign-in-in-progress cookie. */

@@ -77,6 +77,12 @@ export class SigningKeys {
     return rows.map(({ body: { kid, alg, state, createdAt, retiredAt } }) => ({ kid, alg, state, createdAt, retiredAt }));
   }
 
+  /** The public JWKS (every key: next, current and retired), as `<issuer>/jwks` publishes it. */
+  async publicJwks(): Promise<{ keys: Array<Record<string, unknown>> }> {
+    const rows = await this.docs.listDocuments<StoredKey>(SIGNING_KEYS, { limit: 1000 });
+    return { keys: rows.map((r) => r.body.publicJwk) };
+  }
+
   /**
    * The JWKS with private keys for the provider: current keys first (the library signs with the
    * first key of an algorithm), then next and retired ones (published, verifying only).
