@@ -194,7 +194,7 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
   // The caller's object itself: the routes read it on every request, so later changes count.
   const authzen = Object.assign(opts.authzen, { access: pdp, queries });
   // The identity-aware proxy (issue 8), with the identity plane: routes may come by API at any time.
-  const enforcement = identity && routes ? await assembleProxy({ identity, routes, pdp, master: (await loadMasterKey({ dataDir: opts.dataDir, env: opts.env ?? process.env })).key, defaultStoreId: () => opts.authzen.defaultStoreId, log: (m, e) => log(m, e) }) : undefined;
+  const enforcement = identity && routes ? await assembleProxy({ identity, routes, pdp, master: (await loadMasterKey({ dataDir: opts.dataDir, env: opts.env ?? process.env })).key, defaultStoreId: () => opts.authzen.defaultStoreId, extAuthzTrustedPeers: access.proxy.extAuthzTrustedPeers, log: (m, e) => log(m, e) }) : undefined;
   const proxy = enforcement?.proxy;
   const extAuthz = enforcement?.extAuthz;
   const app = await buildServer({

@@ -28,6 +28,7 @@ import { RemoteDecisionPoint } from "../enforcement/remote/decision-client.js";
 import { introspectedIdentity } from "../enforcement/remote/introspected-identity.js";
 import { RouteTable } from "../enforcement/routes.js";
 import { SessionCookies } from "../enforcement/session-cookie.js";
+import { TrustedPeers } from "../enforcement/trusted-peers.js";
 import type { ProxySession } from "../enforcement/session-cookie.js";
 
 export interface ProxyOnly {
@@ -58,7 +59,7 @@ export async function assembleProxyOnly(o: { config: Config; access: AccessConfi
   } as const;
   const enforcer = new Enforcer({ decide: (storeId, req) => pdp.decide(storeId, req), defaultStoreId: c.defaultStoreId });
   const proxy = new IdentityAwareProxy({ ...shared, enforcer, onError: o.log, jwks: async () => key.jwks });
-  const extAuthz = new ExtAuthz({ ...shared, enforcer });
+  const extAuthz = new ExtAuthz({ ...shared, enforcer, trustedPeers: new TrustedPeers(o.access.proxy.extAuthzTrustedPeers) });
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const fail = (what: string) => (err: unknown) => {

@@ -16,6 +16,7 @@ import { CALLBACK_PATH, ProxySignIn } from "../enforcement/proxy/signin.js";
 import type { ProxyRouteCatalog } from "../enforcement/route-store.js";
 import type { ProxyRoute } from "../enforcement/routes.js";
 import { SessionCookies } from "../enforcement/session-cookie.js";
+import { TrustedPeers } from "../enforcement/trusted-peers.js";
 import { TenetError } from "../errors.js";
 import type { IdentityPlane } from "../identity/idp.js";
 import { DocumentConflict } from "../storage/interfaces.js";
@@ -30,6 +31,8 @@ export async function assembleProxy(o: {
   pdp: AccessDecisionPoint;
   master: MasterKey;
   defaultStoreId: () => string | undefined;
+  /** Envoy's addresses (access config `proxy.extAuthz.trustedPeers`). */
+  extAuthzTrustedPeers: string[];
   log: (msg: string, err?: unknown) => void;
 }): Promise<{ proxy: IdentityAwareProxy; extAuthz: ExtAuthz }> {
   const idp = o.identity.idp;
@@ -66,7 +69,7 @@ export async function assembleProxy(o: {
   return {
     // Upstreams may fetch the assertion keys from their own host (the provider's public JWKS).
     proxy: new IdentityAwareProxy({ ...shared, enforcer: enforcer("proxy"), onError: o.log, jwks: () => idp.keys.publicJwks() }),
-    extAuthz: new ExtAuthz({ ...shared, enforcer: enforcer("ext_authz") }),
+    extAuthz: new ExtAuthz({ ...shared, enforcer: enforcer("ext_authz"), trustedPeers: new TrustedPeers(o.extAuthzTrustedPeers) }),
   };
 }
 

@@ -31,6 +31,7 @@ import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { z } from "zod";
+import { DEFAULT_TRUSTED_PEERS } from "../enforcement/trusted-peers.js";
 import { type ErrorDetail, TenetError } from "../errors.js";
 import { parseRiskConfig, type RiskConfig, SIGNAL_NAMES } from "../policy/risk/config.js";
 import { parseCidr } from "../policy/risk/ip.js";
@@ -67,8 +68,8 @@ export interface AccessConfig {
   };
   /** The identity provider (identity-config.ts). */
   identity: IdentityConfig;
-  /** The identity-aware proxy's routes (src/enforcement/routes.ts). */
-  proxy: { routes: ProxyRoute[] };
+  /** The identity-aware proxy's routes (src/enforcement/routes.ts), and whom ext_authz believes. */
+  proxy: { routes: ProxyRoute[]; extAuthzTrustedPeers: string[] };
 }
 
 const ZONE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -131,7 +132,13 @@ const schema = z.strictObject({
   /** Checked by parseIdentityConfig. */
   identity: z.unknown().optional(),
   /** Routes checked by parseRoutes. */
-  proxy: z.strictObject({ routes: z.unknown().optional() }).prefault({}),
+  proxy: z
+    .strictObject({
+      routes: z.unknown().optional(),
+      /** Envoy's addresses: X-Forwarded-* sent to ext_authz are believed only from these (CIDRs). */
+      extAuthz: z.strictObject({ trustedPeers: z.array(z.string().refine((c) => parseCidr(c) !== undefined, "must be an address or CIDR range such as 10.0.0.0/8")).max(1000).optional() }).prefault({}),
+    })
+    .prefault({}),
 });
 
 export interface ParseAccessConfigOptions {
@@ -215,7 +222,7 @@ export function parseAccessConfig(raw: unknown, opts: ParseAccessConfigOptions =
       export: exportConfig,
     },
     identity,
-    proxy: { routes: proxyRoutes },
+    proxy: { routes: proxyRoutes, extAuthzTrustedPeers: parsed.data.proxy.extAuthz.trustedPeers ?? DEFAULT_TRUSTED_PEERS },
   };
 }
 

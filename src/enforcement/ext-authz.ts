@@ -18,6 +18,7 @@ import type { EnforcementIdentity, Enforcer } from "./enforcer.js";
 import { normalizeRequest } from "./normalize.js";
 import type { RouteTable } from "./routes.js";
 import type { ProxySession, SessionCookies } from "./session-cookie.js";
+import type { TrustedPeers } from "./trusted-peers.js";
 import type { ProxySignIn } from "./proxy/signin.js";
 
 /** Under the reserved `/.tenet/` path, so no proxied application can shadow it (or be shadowed). */
@@ -28,6 +29,8 @@ export interface ExtAuthzOptions {
   routes: Pick<RouteTable, "match">;
   enforcer: Enforcer;
   identityOf: (accessToken: string, session?: ProxySession) => Promise<EnforcementIdentity | undefined>;
+  /** Callers whose X-Forwarded-* headers speak for the client (Envoy). */
+  trustedPeers: TrustedPeers;
   assertions: AssertionIssuer;
   cookies: SessionCookies;
   signIn: ProxySignIn;
@@ -45,7 +48,9 @@ export class ExtAuthz {
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const original = (req.url ?? "").slice(EXT_AUTHZ_PREFIX.length) || "/";
-    const n = normalizeRequest({ method: req.method ?? "", url: original, headers: req.headers, rawHeaders: req.rawHeaders, httpVersion: req.httpVersion }, { scheme: this.o.scheme, trustForwarded: true });
+    // Envoy's X-Forwarded-* are believed only from Envoy's own addresses (trusted peers).
+    const trusted = this.o.trustedPeers.trusts(req.socket.remoteAddress);
+    const n = normalizeRequest({ method: req.method ?? "", url: original, headers: req.headers, rawHeaders: req.rawHeaders, httpVersion: req.httpVersion }, { scheme: this.o.scheme, trustForwarded: trusted });
     if (!n.ok) return send(res, n.rejection.status, { code: n.rejection.code, message: n.rejection.message });
     const r = n.request;
     const route = this.o.routes.match(r.host, r.path);
@@ -60,7 +65,7 @@ export class ExtAuthz {
       // Whether the session lives cannot be known: fail closed (Envoy denies on anything but 200).
       return send(res, 503, { code: "unavailable", message: "sign-ins cannot be checked right now" });
     }
-    const ip = String(req.headers["x-forwarded-for"] ?? "").split(",")[0]!.trim() || req.socket.remoteAddress || "";
+    const ip = (trusted ? String(req.headers["x-forwarded-for"] ?? "").split(",")[0]!.trim() : "") || req.socket.remoteAddress || "";
     const outcome = await this.o.enforcer.enforce({ route, identity, request: { method: r.method, host: r.host, path: r.path, ip, userAgent: r.headers["user-agent"] as string | undefined } });
     switch (outcome.kind) {
       case "allow": {
