@@ -181,7 +181,8 @@ export async function assemble(opts: AssembleOptions): Promise<Assembled> {
     routes = catalog;
     identityPlugins.push(...identity.plugins, (r) => registerDeviceRoutes(r, { devices: registry, auth, userOf }), (r) => registerProxyRouteRoutes(r, { catalog }));
   }
-  const pdp = new AccessDecisionPoint({ policy, policies, risk, jit: jitAccess, zonesOf: compileZones(access.zones), audit: audit.decisions });
+  // reuseMs: the proxy's decision cache (identical questions within 1 s; each still audited).
+  const pdp = new AccessDecisionPoint({ policy, policies, risk, jit: jitAccess, zonesOf: compileZones(access.zones), audit: audit.decisions, reuseMs: 1000 });
   const exporter = createAuditExporter(access.audit.export, {
     source: audit.log,
     documents: ds,

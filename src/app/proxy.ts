@@ -65,7 +65,7 @@ export async function assembleProxy(o: {
     signIn: new ProxySignIn({ issuer: idp.issuer, clientId: PROXY_CLIENT_ID, clientSecret: secret, master: o.master, allowInsecure: scheme === "http" }),
     scheme,
   } as const;
-  const enforcer = (via: string) => new Enforcer({ decide: (storeId, req) => o.pdp.decide(storeId, req, { via }), defaultStoreId: o.defaultStoreId });
+  const enforcer = (via: string) => new Enforcer({ decide: (storeId, req) => o.pdp.decide(storeId, req, { via, reuse: true }), defaultStoreId: o.defaultStoreId });
   return {
     // Upstreams may fetch the assertion keys from their own host (the provider's public JWKS).
     proxy: new IdentityAwareProxy({ ...shared, enforcer: enforcer("proxy"), onError: o.log, jwks: () => idp.keys.publicJwks() }),

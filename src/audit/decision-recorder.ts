@@ -38,6 +38,7 @@ export class AuditDecisionRecorder implements DecisionRecorder {
           obligations: d.obligations,
           request: req.request,
           device: req.device,
+          reusedFrom: d.reused_from,
           via: origin.via,
           client: origin.client,
           context: req.context,

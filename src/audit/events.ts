@@ -89,6 +89,8 @@ export interface DecisionFacts {
   device?: { id?: string | undefined; compliant?: boolean | undefined; managed?: boolean | undefined } | undefined;
   /** Which API asked: `access.decide`, `authzen.evaluation`, `openfga.check`, `proxy`. */
   via: string;
+  /** The decision this one reused (the proxy's decision cache): the same question a moment ago. */
+  reusedFrom?: string | undefined;
   /** The API credential that asked (its id, never the token). */
   client?: string | undefined;
   /** Caller-supplied context; stored only as an HMAC. */
@@ -137,6 +139,7 @@ export function decisionEvent(f: DecisionFacts, sensitive: Sensitive | undefined
         acr: f.subject.acr,
         amr: f.subject.amr,
         context_hmac: f.context !== undefined && sensitive ? sensitive.digest(f.context) : undefined,
+        reused_from: f.reusedFrom,
       },
     },
   };

@@ -430,6 +430,15 @@ export class PolicyService {
     };
   }
 
+  /**
+   * The in-memory index's revision and newest model of a loaded store, synchronously (undefined
+   * before its first load): what a reused decision's relationships were read at.
+   */
+  revisionNow(storeId: string): string | undefined {
+    const rt = this.loaded.get(storeId);
+    return rt ? `${rt.revision}/${rt.latestModelId ?? "-"}` : undefined;
+  }
+
   /** The revision the in-memory index reflects (0 before any write). */
   async indexRevision(storeId: string): Promise<number> {
     return (await this.runtime(storeId)).revision;

@@ -9,6 +9,7 @@
  * other processes. A shadow version, when set, is evaluated beside the live one and the
  * decisions it would change are counted and kept (most recent first) for the shadow report.
  */
+import { DecisionReuse } from "./decision-reuse.js";
 import { TenetError } from "../../errors.js";
 import { isoTime } from "../../util/iso-time.js";
 import { ulid } from "../../util/ulid.js";
@@ -41,6 +42,8 @@ export interface JitAccess {
 export interface DecisionOrigin {
   via: string;
   client?: string | undefined;
+  /** The same answer may be reused for an identical question for a moment (the proxy's cache). */
+  reuse?: boolean | undefined;
 }
 
 /** Records decisions (the audit log). A decision leaves the decision point only once recorded. */
@@ -63,6 +66,8 @@ export interface AccessDecision {
   relationships: RelationshipUse[];
   risk: RiskAssessment;
   reasons: string[];
+  /** This answer reuses an identical question's decision of a moment ago (decision-reuse.ts). */
+  reused_from?: string;
   /** What the shadow version decided, when one is set. */
   shadow?: { policy_version: number; decision: Evaluation["decision"]; rules: RuleTrace[] };
 }
@@ -120,6 +125,7 @@ export class AccessDecisionPoint {
   private readonly now: () => number;
   private readonly risk: RiskAssessor;
   private readonly refreshMs: number;
+  private readonly reuse: DecisionReuse<AccessDecision> | undefined;
 
   constructor(
     private readonly deps: {
@@ -133,11 +139,14 @@ export class AccessDecisionPoint {
       now?: () => number;
       /** How long a loaded head is trusted before it is read again (ms). */
       refreshMs?: number;
+      /** How long an answer may be reused for an identical question asked with `reuse` (ms; 0 = never). */
+      reuseMs?: number;
     },
   ) {
     this.now = deps.now ?? Date.now;
     this.risk = deps.risk ?? NO_RISK_ENGINE;
     this.refreshMs = deps.refreshMs ?? 1000;
+    this.reuse = deps.reuseMs ? new DecisionReuse(deps.reuseMs, this.now) : undefined;
   }
 
   /** True when the store has live access policies (then AuthZEN evaluations go through them). */
@@ -148,6 +157,7 @@ export class AccessDecisionPoint {
   /** Forgets the cached head of a store (after an apply, rollback or promote). */
   invalidate(storeId: string): void {
     this.stores.delete(storeId);
+    this.reuse?.clear();
   }
 
   shadowReport(storeId: string): ShadowReport | undefined {
@@ -176,6 +186,15 @@ export class AccessDecisionPoint {
 
   async decide(storeId: string, req: AccessRequest, origin: DecisionOrigin = { via: "in-process" }): Promise<AccessDecision> {
     const loaded = await this.load(storeId);
+    // A shadow set is counted per evaluation (its report), so nothing is reused while one is set.
+    const reuseKey = this.reuse && origin.reuse && !loaded.shadow ? this.reuse.key(storeId, loaded.head.live, this.deps.policy.revisionNow(storeId), req) : undefined;
+    const reused = reuseKey ? this.reuse!.get(reuseKey) : undefined;
+    if (reused) {
+      const now = this.now();
+      const decision: AccessDecision = { ...reused, decision_id: ulid(now), time: isoTime(now), reused_from: reused.decision_id };
+      if (this.deps.audit) await this.deps.audit.record(decision, req, origin);
+      return decision;
+    }
     let a = this.attempt(storeId, loaded, req);
     // Each attempt says what it lacked first: the risk history, then (once risk is known and the
     // rules have run) the grants. Two loads at most.
@@ -201,6 +220,7 @@ export class AccessDecisionPoint {
     // Fail closed: no decision leaves before its record is stored.
     if (this.deps.audit) await this.deps.audit.record(decision, req, origin);
     this.countShadow(loaded, req, a);
+    if (reuseKey) this.reuse!.offer(reuseKey, decision, this.deps.jit !== undefined && hasNotice(evaluation));
     return decision;
   }
 
