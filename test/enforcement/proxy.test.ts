@@ -108,6 +108,14 @@ describe("identity-aware proxy", () => {
     // Every proxied decision is in the audit log.
     const rows = await srv.ds.queryAudit({ type: "access.decision", limit: 50 });
     assert.ok(rows.some((r) => r.event.includes(who.decisionId)));
+    // The same request again at once: the decision is reused (the decision cache), and that
+    // answer is recorded too, as a decision of its own naming the one it reused.
+    assert.equal((await app.request("/docs/same")).status, 200);
+    assert.equal((await app.request("/docs/same")).status, 200);
+    const second = await verifier.verify(String(seen.at(-1)!["x-tenet-assertion"]));
+    const reuse = (await srv.ds.queryAudit({ type: "access.decision", limit: 50 })).find((r) => r.event.includes(second.decisionId));
+    assert.ok(reuse, "the reused decision was not recorded");
+    assert.match(reuse.event, /"reused_from":"[0-9A-Z]{26}"/);
   });
 
   it("refuses path tricks before any decision, answers API clients with JSON", async () => {
