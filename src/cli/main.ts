@@ -7,9 +7,10 @@ import { TenetError } from "../errors.js";
 const USAGE = `usage: tenet <command> [options]
 
 commands:
-  serve [--host H] [--port P] [--data-dir D] [--access-config F]
+  serve [--host H] [--port P] [--data-dir D] [--access-config F] [--roles all|proxy]
                              run Tenet (SQLite in TENET_DATA_DIR, or TENET_DATABASE_URL=postgres://...;
-                             risk, zones and JIT settings in F or TENET_ACCESS_CONFIG)
+                             risk, zones, JIT settings and proxy routes in F or TENET_ACCESS_CONFIG);
+                             --roles proxy: the proxy alone, asking TENET_DECISION_URL (see README)
   migrate                    apply pending database migrations
   store import --file F      import an OpenFGA store file (model + tuples)
   store export --store-id ID export a store as an OpenFGA store file
