@@ -21,7 +21,6 @@
  *    load generator sends (checked on three requests before any load).
  */
 import { APPS_MODEL_JSON, appsPolicy } from "../test/enforcement/apps-fixture.js";
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
@@ -29,7 +28,7 @@ import { fileURLToPath } from "node:url";
 import { Browser, pageData } from "../test/identity/browser.js";
 import { SoftAuthenticator } from "../test/identity/soft-authenticator.js";
 import { newApiKey } from "../src/identity/api-keys/api-key.js";
-import { type MinimalServer, type TenetServer, startMinimal, startTenet } from "./api/procs.js";
+import { type MinimalServer, type TenetServer, startListening, startMinimal, startTenet } from "./api/procs.js";
 import type { IdpProcess } from "./idp-setup.js";
 
 export const ROUTE_ID = "bench";
@@ -70,33 +69,7 @@ function adminOf(url: string, token: string) {
  * and waits for its "bare proxy listening on URL".
  */
 export function startBareProxy(upstreamUrl: string, timeoutMs = 10_000): Promise<MinimalServer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [fileURLToPath(new URL("./proxy/bare-proxy.js", import.meta.url)), upstreamUrl], { stdio: ["ignore", "pipe", "inherit"] });
-    let out = "";
-    const exited = new Promise<void>((r) => child.once("exit", () => r()));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`the bare proxy did not start in ${timeoutMs} ms: ${out}`));
-    }, timeoutMs);
-    child.stdout.on("data", (d: Buffer) => {
-      out += d.toString();
-      const m = /bare proxy listening on (http:\/\/\S+)/.exec(out);
-      if (!m) return;
-      clearTimeout(timer);
-      resolve({
-        url: m[1]!,
-        pid: child.pid ?? 0,
-        stop: async () => {
-          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-          await exited;
-        },
-      });
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the bare proxy exited with ${code}: ${out}`));
-    });
-  });
+  return startListening(fileURLToPath(new URL("./proxy/bare-proxy.js", import.meta.url)), [upstreamUrl], "bare proxy", "the bare proxy", timeoutMs);
 }
 
 /**

@@ -76,32 +76,40 @@ export interface MinimalServer {
 }
 
 export function startMinimal(timeoutMs = 10_000): Promise<MinimalServer> {
+  return startListening(here("./minimal-server.js"), [], "minimal", "the minimal server", timeoutMs);
+}
+
+/**
+ * Starts a bench helper script in a process of its own and waits for its "<label> listening on
+ * URL" line (the minimal upstream, the bare proxy).
+ */
+export function startListening(script: string, args: string[], label: string, name: string, timeoutMs = 10_000): Promise<MinimalServer> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [here("./minimal-server.js")], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     const exited = new Promise<void>((r) => child.once("exit", () => r()));
     const timer = setTimeout(() => {
       child.kill("SIGKILL");
-      reject(new Error(`the minimal server did not start in ${timeoutMs} ms: ${out}`));
+      reject(new Error(`${name} did not start in ${timeoutMs} ms: ${out}`));
     }, timeoutMs);
+    const listening = new RegExp(`${label} listening on (http://\\S+)`);
     child.stdout.on("data", (d: Buffer) => {
       out += d.toString();
-      const m = /minimal listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve({
-          url: m[1]!,
-          pid: child.pid ?? 0,
-          stop: async () => {
-            if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
-            await exited;
-          },
-        });
-      }
+      const m = listening.exec(out);
+      if (!m) return;
+      clearTimeout(timer);
+      resolve({
+        url: m[1]!,
+        pid: child.pid ?? 0,
+        stop: async () => {
+          if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+          await exited;
+        },
+      });
     });
     child.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`the minimal server exited with ${code}: ${out}`));
+      reject(new Error(`${name} exited with ${code}: ${out}`));
     });
   });
 }
