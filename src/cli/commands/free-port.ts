@@ -1,4 +1,6 @@
 /**
+ * Start-up helpers of the long-running commands (`tenet serve`, `--roles proxy`).
+ *
  * `--port 0` for servers that must know their URL before they listen (the identity provider's
  * issuer, the proxy's assertion issuer): a free port, kept bound until released just before the
  * real server listens on it, so another process asking for a free port meanwhile is not given it.
@@ -15,5 +17,16 @@ export function holdFreePort(host: string): Promise<{ port: number; release: () 
       let released: Promise<void> | null = null;
       resolve({ port, release: () => (released ??= new Promise<void>((r) => srv.close(() => r()))) });
     });
+  });
+}
+
+/**
+ * Resolves on the first SIGINT or SIGTERM. Installed before a server listens, so a stop that
+ * arrives at any moment drains requests and closes storage instead of killing the process.
+ */
+export function stopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
   });
 }

@@ -10,7 +10,7 @@ import type { Config } from "../../config/config.js";
 import { KeyError } from "../../crypto/errors.js";
 import { TenetError } from "../../errors.js";
 import type { Io } from "../main.js";
-import { holdFreePort } from "./free-port.js";
+import { holdFreePort, stopSignal } from "./free-port.js";
 
 export async function serveProxyOnly(o: { config: Config; access: AccessConfig; tls: LoadedTls | undefined; io: Io }): Promise<number> {
   const { config, io, tls } = o;
@@ -36,10 +36,7 @@ export async function serveProxyOnly(o: { config: Config; access: AccessConfig; 
     throw err;
   }
   for (const w of [...parts.warnings, ...(tls?.warnings ?? [])]) io.err(`tenet serve: warning: ${w}\n`);
-  let stopRequested: () => void = () => undefined;
-  const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
-  process.once("SIGINT", () => stopRequested());
-  process.once("SIGTERM", () => stopRequested());
+  const stopped = stopSignal();
   try {
     await held?.release();
     await new Promise<void>((resolve, reject) => {

@@ -19,7 +19,7 @@ import { openDatastore } from "../../storage/open.js";
 import { Server as TlsServer } from "node:tls";
 import type { Io } from "../main.js";
 import { flagValue } from "./flags.js";
-import { holdFreePort } from "./free-port.js";
+import { holdFreePort, stopSignal } from "./free-port.js";
 import { serveProxyOnly } from "./serve-proxy.js";
 
 export async function serveCommand(args: string[], io: Io): Promise<number> {
@@ -101,12 +101,7 @@ export async function serveCommand(args: string[], io: Io): Promise<number> {
   // Missing or damaged risk data makes the engine more cautious, not the server unusable: warn.
   for (const w of [...parts.warnings, ...(tls?.warnings ?? [])]) io.err(`tenet serve: warning: ${w}\n`);
   const { app } = parts;
-  // Signals are handled from before the server listens, so a stop that arrives at any moment
-  // drains requests and closes storage instead of killing the process mid-write.
-  let stopRequested: () => void = () => undefined;
-  const stopped = new Promise<void>((resolve) => (stopRequested = resolve));
-  process.once("SIGINT", () => stopRequested());
-  process.once("SIGTERM", () => stopRequested());
+  const stopped = stopSignal();
   try {
     await held?.release();
     // Fastify's own "listening" log line only knows the scheme of servers it creates itself.
